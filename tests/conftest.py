@@ -1,0 +1,100 @@
+"""Shared fixtures: tiny synthetic datasets written in the real file formats.
+
+Tests never touch real data (that is what `benchmarks/` and `pytest -m slow` are
+for). Each dataset format has a writer here; a new data function needs one, and
+`fake_data_dir` fails loudly until it has.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+def write_idx(path, array: np.ndarray, compress: bool = True) -> None:
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(">" + "I" * array.ndim, *array.shape)
+    data = header + array.tobytes()
+    if compress:
+        data = gzip.compress(data, mtime=0)
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def synthetic_images(n: int, shape=(28, 28), num_classes: int = 10, seed: int = 0):
+    """Learnable images: class k is a bright bar at a class-specific place, plus noise."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % num_classes
+    rng.shuffle(y)
+    h, w = shape[:2]
+    x = rng.integers(0, 60, size=(n, *shape), dtype=np.int64)
+    for i, k in enumerate(y):
+        row = (k * h) // num_classes
+        x[i, row : row + max(2, h // num_classes), :] += 180
+        x[i, :, (k * 7) % w] += 60
+    return np.clip(x, 0, 255).astype(np.uint8), y.astype(np.uint8)
+
+
+def write_mnist_like(folder, n_train: int = 320, n_test: int = 80, seed: int = 0, compress: bool = True):
+    folder.mkdir(parents=True, exist_ok=True)
+    x, y = synthetic_images(n_train + n_test, seed=seed)
+    suffix = ".gz" if compress else ""
+    write_idx(folder / f"train-images-idx3-ubyte{suffix}", x[:n_train], compress)
+    write_idx(folder / f"train-labels-idx1-ubyte{suffix}", y[:n_train], compress)
+    write_idx(folder / f"t10k-images-idx3-ubyte{suffix}", x[n_train:], compress)
+    write_idx(folder / f"t10k-labels-idx1-ubyte{suffix}", y[n_train:], compress)
+    return folder
+
+
+# data function name -> writer of a small synthetic copy in the dataset's standard format
+FAKE_WRITERS = {"mnist": write_mnist_like, "fashion_mnist": write_mnist_like}
+
+
+def fake_data_dir(recipe, folder):
+    name = recipe.data.__name__
+    if name not in FAKE_WRITERS:
+        raise AssertionError(f"no synthetic-data writer for data function {name!r}: add one to tests/conftest.py")
+    return FAKE_WRITERS[name](folder)
+
+
+# Hyperparameters that make any recipe small and quick in tests (only keys a recipe has are applied).
+TINY = {
+    "epochs": 2,
+    "batch_size": 32,
+    "filters": 8,
+    "units": 32,
+    "dense_units": 16,
+    "validation_fraction": 0.2,
+    "augment_translate": 0.0,
+}
+
+
+def tiny_overrides(recipe, **more):
+    return {k: v for k, v in {**TINY, **more}.items() if k in recipe.hparams}
+
+
+@pytest.fixture
+def mnist_dir(tmp_path):
+    return write_mnist_like(tmp_path / "mnist")
+
+
+@pytest.fixture(autouse=True)
+def _float32_policy():
+    """Tests that switch to mixed precision must not leak the policy into others."""
+    yield
+    import keras
+
+    keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_sources(tmp_path, monkeypatch):
+    """Keep tests away from the user's ZOO_DATA_DIR and Keras cache."""
+    monkeypatch.delenv("ZOO_DATA_DIR", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))

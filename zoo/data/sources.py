@@ -1,0 +1,200 @@
+"""Finding and reading dataset files: IDX (MNIST-style), Keras's `.npz` cache, tfds.
+
+Every reader validates what it reads (magic number, dimensions, counts, label
+range) and raises `DataError` with the file's path, so a bad file is a one-line
+message instead of a traceback from deep inside numpy or tfds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import importlib.resources
+import os
+import struct
+import zlib
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from zoo.errors import DataError
+
+Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # x_train, y_train, x_test, y_test
+
+_IDX_DTYPES = {0x08: np.uint8}
+_IDX_NAMES = {
+    "x_train": ("train-images-idx3-ubyte", "train-images.idx3-ubyte"),
+    "y_train": ("train-labels-idx1-ubyte", "train-labels.idx1-ubyte"),
+    "x_test": ("t10k-images-idx3-ubyte", "t10k-images.idx3-ubyte"),
+    "y_test": ("t10k-labels-idx1-ubyte", "t10k-labels.idx1-ubyte"),
+}
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        raw = path.read_bytes()
+        if raw[:2] == b"\x1f\x8b":
+            return gzip.decompress(raw)
+        return raw
+    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as e:
+        raise DataError(f"cannot read {path}: {e} (the file is damaged; replace it)") from None
+
+
+def read_idx(path: str | os.PathLike, ndim: int) -> np.ndarray:
+    """Read an IDX file (optionally gzip-compressed) holding uint8 data of `ndim` dimensions."""
+    path = Path(path)
+    data = _read_bytes(path)
+    if len(data) < 4 or data[0] != 0 or data[1] != 0:
+        raise DataError(f"{path} is not an IDX file (bad magic number {data[:4].hex() or 'empty'})")
+    dtype_code, nd = data[2], data[3]
+    if dtype_code not in _IDX_DTYPES:
+        raise DataError(f"{path}: IDX data type 0x{dtype_code:02x} is not supported (expected 0x08, unsigned byte)")
+    if nd != ndim:
+        raise DataError(f"{path}: expected {ndim}-dimensional IDX data, the header says {nd}")
+    header = 4 + 4 * nd
+    if len(data) < header:
+        raise DataError(f"{path} is truncated (header cut short)")
+    dims = struct.unpack(">" + "I" * nd, data[4:header])
+    expected = int(np.prod(dims, dtype=np.int64))
+    if len(data) - header != expected:
+        raise DataError(
+            f"{path}: header promises {'x'.join(map(str, dims))} = {expected} values, "
+            f"file holds {len(data) - header} (truncated or padded file)"
+        )
+    return np.frombuffer(data, np.uint8, offset=header).reshape(dims)
+
+
+def check_arrays(
+    arrays: Arrays, image_shape: Sequence[int], num_classes: int, where: str
+) -> Arrays:
+    """Validate shapes, counts and label range; add the channel axis to grayscale images."""
+    x_train, y_train, x_test, y_test = arrays
+    out = []
+    for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
+        x = np.asarray(x)
+        y = np.asarray(y).reshape(-1)
+        if x.ndim == len(image_shape) and image_shape[-1] == 1:
+            x = x[..., None]
+        if tuple(x.shape[1:]) != tuple(image_shape):
+            raise DataError(f"{where}: {split} images have shape {x.shape[1:]}, expected {tuple(image_shape)}")
+        if len(x) != len(y):
+            raise DataError(f"{where}: {len(x)} {split} images but {len(y)} labels; the files do not belong together")
+        if len(x) == 0:
+            raise DataError(f"{where}: the {split} split is empty")
+        if x.dtype != np.uint8:
+            raise DataError(f"{where}: {split} images are {x.dtype}, expected uint8 pixels")
+        if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= num_classes:
+            raise DataError(
+                f"{where}: {split} labels must be integers in 0..{num_classes - 1}, "
+                f"found {y.min()}..{y.max()}"
+            )
+        out += [x, y.astype(np.int32)]
+    return tuple(out)  # type: ignore[return-value]
+
+
+def find_idx_files(folder: Path) -> Optional[dict[str, Path]]:
+    """The four IDX files in `folder` (plain or .gz), or None if any is missing."""
+    found = {}
+    for key, stems in _IDX_NAMES.items():
+        for stem in stems:
+            for suffix in (".gz", ""):
+                p = folder / (stem + suffix)
+                if p.is_file():
+                    found[key] = p
+                    break
+            if key in found:
+                break
+        if key not in found:
+            return None
+    return found
+
+
+def read_idx_folder(folder: Path) -> Arrays:
+    files = find_idx_files(folder)
+    assert files is not None
+    return (
+        read_idx(files["x_train"], 3),
+        read_idx(files["y_train"], 1),
+        read_idx(files["x_test"], 3),
+        read_idx(files["y_test"], 1),
+    )
+
+
+def read_npz(path: str | os.PathLike) -> Arrays:
+    """Read Keras's cache format: an .npz with x_train, y_train, x_test, y_test."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            missing = {"x_train", "y_train", "x_test", "y_test"} - set(f.files)
+            if missing:
+                raise DataError(f"{path} lacks arrays {sorted(missing)} (expected x_train, y_train, x_test, y_test)")
+            return f["x_train"], f["y_train"], f["x_test"], f["y_test"]
+    except DataError:
+        raise
+    except Exception as e:  # noqa: BLE001 - zipfile/numpy raise many types for damaged files
+        raise DataError(f"cannot read {path}: {e} (the file is damaged; replace it)") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """One place a dataset may be: `probe()` returns a loader if the files are there."""
+
+    description: str
+    probe: Callable[[], Optional[Callable[[], Arrays]]]
+
+
+def folder_source(folder: Path, npz_names: Sequence[str] = ()) -> Source:
+    def probe():
+        if find_idx_files(folder):
+            return lambda: read_idx_folder(folder)
+        for name in npz_names:
+            if (folder / name).is_file():
+                return lambda name=name: read_npz(folder / name)
+        return None
+
+    kinds = "IDX files" + (f" or {'/'.join(npz_names)}" if npz_names else "")
+    return Source(f"{folder} ({kinds})", probe)
+
+
+def bundled_folder(name: str) -> Path:
+    return Path(str(importlib.resources.files("zoo.data") / "files" / name))
+
+
+def keras_cache_dir() -> Path:
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"
+
+
+def tfds_source(tfds_name: str) -> Source:
+    errors: list[str] = []
+
+    def load() -> Arrays:
+        try:
+            import tensorflow_datasets as tfds
+
+            train, test = tfds.load(tfds_name, split=["train", "test"], as_supervised=True, batch_size=-1)
+            return (*tfds.as_numpy(train), *tfds.as_numpy(test))  # type: ignore[return-value]
+        except Exception as e:  # noqa: BLE001 - offline, missing package, quota...
+            errors.append(str(e).splitlines()[0] if str(e) else type(e).__name__)
+            raise _TfdsFailed(errors[-1]) from None
+
+    return Source(f"tensorflow-datasets '{tfds_name}' (downloads when online)", lambda: load)
+
+
+class _TfdsFailed(Exception):
+    pass
+
+
+def load_first(sources: Sequence[Source], dataset: str, how_to: str) -> tuple[Arrays, str]:
+    """Load from the first source that has the files; otherwise one error listing every place tried."""
+    tried = []
+    for source in sources:
+        loader = source.probe()
+        if loader is None:
+            tried.append(f"{source.description}: not found")
+            continue
+        try:
+            return loader(), source.description
+        except _TfdsFailed as e:
+            tried.append(f"{source.description}: failed ({e})")
+    raise DataError(f"{dataset} not found. Looked in: " + "; ".join(tried) + f". {how_to}")

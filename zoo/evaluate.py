@@ -1,0 +1,77 @@
+"""Re-evaluate a finished (or interrupted) run on its recipe's test split.
+
+    python -m zoo.evaluate runs/cnn_mnist/20261122-213000
+    python -m zoo.evaluate runs/cnn_mnist/20261122-213000 --data-dir ~/data/mnist --write
+
+Loads the run's `model.keras` and `hparams.json`, rebuilds the recipe's test
+pipeline and prints the same classification report as training. With
+`--write`, the report files in the run folder are refreshed (metrics.json is
+updated with the new test numbers; training numbers are kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from zoo.errors import RunDirError, ZooError
+from zoo.runtime import quiet_tensorflow
+
+
+def evaluate(run_dir, data_dir=None, write: bool = False, log=print) -> dict:
+    from zoo import registry, reports, runs
+    from zoo.tasks import get_task
+
+    folder = Path(run_dir)
+    run = runs.load_run(folder)
+    try:
+        recipe = registry.get(run["recipe"])
+    except ZooError:
+        raise RunDirError(f"{folder} is a run of {run['recipe']!r}, which this version of zoo does not know") from None
+    model = runs.load_model(folder / runs.MODEL)
+    hp = dict(recipe.hparams, **run["hparams"])
+    data = recipe.data(hp, data_dir=data_dir, seed=run.get("seed", 0))
+    expected = tuple(run.get("data", {}).get("input_shape", data.info.input_shape))
+    if tuple(data.info.input_shape) != expected:
+        raise RunDirError(f"{folder} was trained on inputs of shape {expected}, the data has {data.info.input_shape}")
+    task = get_task(recipe.task)
+    result = task.evaluate(model, data.test, data.info.class_names)
+    text = reports.format_report(result["report"], data.info.class_names)
+    if write:
+        reports.write_classification_reports(folder, result, data.info.class_names, len(data.info.input_shape) == 3,
+                                             f"{recipe.name} ({folder.name})")
+        metrics = runs.read_json(folder / runs.METRICS) if (folder / runs.METRICS).is_file() else {}
+        runs.write_json(folder / runs.METRICS, {**metrics, **result["metrics"]})
+    log(f"{recipe.name} run {folder} on {data.info.name} test ({data.info.source})")
+    log(text)
+    m = result["metrics"]
+    log(f"test accuracy {m['test_accuracy']:.4f}, loss {m['test_loss']:.4f} over {m['test_examples']} examples")
+    return m
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m zoo.evaluate",
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("run_dir", help="a run folder written by python -m zoo.train")
+    p.add_argument("--data-dir", metavar="DIR", help="where the dataset's files are (as for zoo.train)")
+    p.add_argument("--write", action="store_true", help="refresh the report files and metrics.json in the run folder")
+    p.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
+    args = p.parse_args(argv)
+    quiet_tensorflow()
+    try:
+        evaluate(args.run_dir, data_dir=args.data_dir, write=args.write)
+        return 0
+    except ZooError as e:
+        if args.debug:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""Run folders: creating them, writing artifacts atomically, reading them back.
+
+A run folder is self-describing. `hparams.json` names the recipe and holds the
+final hyperparameters, so `zoo.evaluate` and `export` need only the folder:
+
+    runs/cnn_mnist/20261122-213000/
+      hparams.json          recipe, hyperparameters, precision, seed, versions, data source, command
+      model.keras           best model (by validation metric); `keras.saving.load_model` after `import zoo`
+      history.csv           one row per epoch
+      metrics.json          test metrics (written last: its presence means the run finished)
+      classification_report.txt, confusion_matrix.png, curves.png, misclassified.png
+      tensorboard/          TensorBoard logs
+      backup/               resumable training state (removed when the run finishes)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from zoo.errors import RunDirError
+
+HPARAMS = "hparams.json"
+MODEL = "model.keras"
+METRICS = "metrics.json"
+HISTORY = "history.csv"
+BACKUP = "backup"
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike):
+    """Yield a temporary path beside `path`; move it into place only if the block succeeds.
+
+    A killed or failing writer leaves the old file (or none), never a truncated one.
+    The temporary name keeps the final suffix (Keras insists on `.keras` / `.weights.h5`).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = "".join(path.suffixes[-2:]) if path.name.endswith(".weights.h5") else path.suffix
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp" + suffix, dir=path.parent)
+    os.close(fd)
+    os.unlink(tmp)  # writers such as keras want to create the file themselves
+    try:
+        yield Path(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json(path: str | os.PathLike, data: Any) -> None:
+    write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunDirError(f"{path} is missing") from None
+    except (OSError, ValueError) as e:
+        raise RunDirError(f"{path} is damaged ({e}); it is not valid JSON") from None
+
+
+def new_run_dir(root: str | os.PathLike, recipe: str) -> Path:
+    """`root/recipe/YYYYmmdd-HHMMSS` (with a suffix if that exists already), created."""
+    base = Path(root) / recipe / time.strftime("%Y%m%d-%H%M%S")
+    path, n = base, 1
+    while True:
+        try:
+            path.mkdir(parents=True)
+            return path
+        except FileExistsError:
+            n += 1
+            path = base.with_name(f"{base.name}-{n}")
+
+
+def check_run_dir_free(path: str | os.PathLike) -> None:
+    """Refuse an explicit `--run-dir` that already holds anything (nothing is ever overwritten)."""
+    path = Path(path)
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise RunDirError(
+            f"run folder {path} already exists; pass --resume to continue that run, or choose another --run-dir"
+        )
+
+
+def claim_run_dir(path: str | os.PathLike) -> Path:
+    """Create an explicit `--run-dir` (empty or new)."""
+    check_run_dir_free(path)
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def load_run(path: str | os.PathLike, need_model: bool = True) -> dict[str, Any]:
+    """Read a run folder's `hparams.json` (and check `model.keras` is there); clear errors otherwise."""
+    path = Path(path)
+    if not path.is_dir():
+        raise RunDirError(f"{path} is not a folder; give the run folder that `python -m zoo.train` printed")
+    if not (path / HPARAMS).is_file():
+        raise RunDirError(f"{path} is not a run folder (no {HPARAMS}); give the folder that `python -m zoo.train` printed")
+    run = read_json(path / HPARAMS)
+    if not isinstance(run, dict) or "recipe" not in run or "hparams" not in run:
+        raise RunDirError(f"{path / HPARAMS} lacks 'recipe' or 'hparams'; was it written by zoo?")
+    if need_model and not (path / MODEL).is_file():
+        raise RunDirError(f"{path} has no {MODEL} yet (the run has not finished an epoch); train it first or pass --resume")
+    return run
+
+
+def latest_unfinished(root: str | os.PathLike, recipe: str) -> Path:
+    """The newest run of `recipe` under `root` that has no metrics.json (for `--resume` without `--run-dir`)."""
+    folder = Path(root) / recipe
+    candidates = sorted(
+        (p for p in folder.glob("*") if (p / HPARAMS).is_file() and not (p / METRICS).exists()),
+        key=lambda p: p.stat().st_mtime,
+    )
+    if not candidates:
+        raise RunDirError(f"no unfinished run of {recipe} under {folder} to resume; pass --run-dir DIR")
+    return candidates[-1]
+
+
+def load_model(path: str | os.PathLike):
+    """`keras.saving.load_model` with a clear error for a missing, truncated or foreign file."""
+    import keras
+
+    import zoo.models  # noqa: F401  (registers the model classes)
+
+    path = Path(path)
+    if not path.is_file():
+        raise RunDirError(f"{path} is missing")
+    try:
+        return keras.saving.load_model(path)
+    except Exception as e:  # noqa: BLE001 - zip, h5 and deserialisation errors all mean "damaged"
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise RunDirError(
+            f"cannot load {path}: {msg[:200]} (the file is damaged or not a Keras model; "
+            "retrain, or resume the run if it has a backup/ folder)"
+        ) from None

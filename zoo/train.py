@@ -1,0 +1,250 @@
+"""Train a registered recipe and write a self-describing run folder.
+
+    python -m zoo.train --list
+    python -m zoo.train cnn_mnist
+    python -m zoo.train cnn_mnist --epochs 3 --set dropout=0.2 --set learning_rate=1e-3
+    python -m zoo.train cnn_fashion_mnist --config best_hparams.json --run-dir runs/fashion-best
+    python -m zoo.train cnn_mnist --resume                      # continue the newest unfinished run
+    python -m zoo.train cnn_mnist --resume --run-dir runs/cnn_mnist/20261122-213000
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional
+
+from zoo import runs
+from zoo.errors import RunDirError, TrainingDiverged, UsageError, ZooError
+from zoo.runtime import PRECISIONS, quiet_tensorflow
+
+
+@dataclasses.dataclass
+class TrainResult:
+    run_dir: Path
+    metrics: dict[str, Any]
+    hparams: dict[str, Any]
+
+
+def train(
+    recipe_name: str,
+    *,
+    overrides: Optional[Mapping[str, Any]] = None,
+    config: Optional[Mapping[str, Any]] = None,
+    precision: str = "auto",
+    data_dir: Optional[str] = None,
+    run_dir: Optional[str] = None,
+    runs_root: str = "runs",
+    seed: int = 0,
+    deterministic: bool = False,
+    resume: bool = False,
+    verbose: Optional[int] = None,
+    log: Callable[[str], None] = print,
+    command: Optional[str] = None,
+) -> TrainResult:
+    """Train `recipe_name` end to end; the library form of `python -m zoo.train`."""
+    from zoo import hparams as hparams_lib
+    from zoo import registry, runtime
+    from zoo.tasks import get_task
+
+    recipe = registry.get(recipe_name)
+    if resume:
+        if overrides or config:
+            raise UsageError("--resume continues a run with its saved hyperparameters; drop --set/--config/--epochs/"
+                             "--batch-size, or start a new run to change them")
+        folder = Path(run_dir) if run_dir else runs.latest_unfinished(runs_root, recipe.name)
+        saved = runs.load_run(folder, need_model=False)
+        if saved["recipe"] != recipe.name:
+            raise RunDirError(f"{folder} is a run of {saved['recipe']}, not {recipe.name}")
+        if (folder / runs.METRICS).exists():
+            raise RunDirError(f"{folder} has finished already; re-evaluate it with python -m zoo.evaluate {folder}")
+        hp = hparams_lib.resolve(recipe.name, recipe.hparams, saved["hparams"])
+        precision, seed, deterministic = saved["precision"], saved["seed"], saved.get("deterministic", False)
+    else:
+        hp = hparams_lib.resolve(recipe.name, recipe.hparams, config, overrides)
+        precision = runtime.resolve_precision(precision)
+        if run_dir:
+            runs.check_run_dir_free(run_dir)
+        folder = None
+        saved = None
+    if precision not in PRECISIONS:
+        raise UsageError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+
+    runtime.set_precision(precision)
+    runtime.seed_everything(seed, deterministic)
+    data = recipe.data(hp, data_dir=data_dir, seed=seed)
+    info = data.info
+    task = get_task(recipe.task)
+    steps_per_epoch = math.ceil(info.num_train / hp["batch_size"])
+
+    import keras
+    import numpy as np
+
+    model = recipe.build(hp, info)
+    model(np.zeros((1, *info.input_shape), dtype=info.input_dtype))  # build the variables
+    task.compile(model, hp, steps_per_epoch)
+    if saved is None:  # everything checked: only now create the run folder
+        folder = runs.claim_run_dir(run_dir) if run_dir else runs.new_run_dir(runs_root, recipe.name)
+        runs.write_json(folder / runs.HPARAMS, {
+            "recipe": recipe.name,
+            "task": recipe.task,
+            "hparams": hp,
+            "precision": precision,
+            "seed": seed,
+            "deterministic": deterministic,
+            "data": info.to_json(),
+            "versions": runtime.versions(),
+            "machine": runtime.machine(),
+            "command": command,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        })
+    log(f"{'resuming' if resume else 'training'} {recipe.name} in {folder}")
+    log(f"data: {info.name} from {info.source} ({info.num_train} train / {info.num_val} val / {info.num_test} test)")
+    log(f"model: {type(model).__name__}, {model.count_params():,} parameters; precision {precision}; seed {seed}")
+
+    from zoo.callbacks import NaNGuard, RunCheckpoint
+
+    guard = NaNGuard()
+    checkpoint = RunCheckpoint(folder, monitor=task.monitor, mode=task.mode, patience=hp.get("early_stopping_patience", 0),
+                               guard=guard)
+    callbacks = [
+        guard,
+        checkpoint,
+        keras.callbacks.TensorBoard(log_dir=str(folder / "tensorboard"), write_graph=False, profile_batch=0),
+    ]
+    if verbose is None:
+        verbose = 1 if sys.stdout.isatty() else 2
+    model.fit(data.train, validation_data=data.val, epochs=hp["epochs"], callbacks=callbacks, verbose=verbose,
+              shuffle=False)  # the pipeline shuffles, with the run's seed
+    state = checkpoint.state
+    if guard.where is not None:
+        epoch, step = guard.where
+        good = (f"the last good model is {folder / runs.MODEL} (epoch {state['best_epoch']})"
+                if state["best_epoch"] else "no epoch finished, so there is no model to keep")
+        raise TrainingDiverged(
+            f"loss became NaN/inf at epoch {epoch}, step {step}; {good}. "
+            f"Lower learning_rate (now {hp['learning_rate']}) and start a new run"
+        )
+
+    best = runs.load_model(folder / runs.MODEL)  # EarlyStopping-style: the best epoch's weights
+    result = task.evaluate(best, data.test, info.class_names)
+    from zoo import reports
+
+    title = f"{recipe.name} ({folder.name})"
+    reports.plot_curves(reports.read_history(folder / runs.HISTORY), folder / "curves.png", title=title)
+    report_text = reports.write_classification_reports(folder, result, info.class_names, len(info.input_shape) == 3,
+                                                       title)
+    metrics = {
+        **result["metrics"],
+        "epochs_run": state["epoch"],
+        "best_epoch": state["best_epoch"],
+        f"best_{task.monitor}": state["best"],
+        "stopped_early": state["stopped_early"],
+        "train_seconds": round(state["train_seconds"], 3),
+        "train_examples_per_second": round(info.num_train * state["epoch"] / state["fit_seconds"], 1)
+        if state["fit_seconds"] else None,
+        "params": int(best.count_params()),
+        "precision": precision,
+    }
+    runs.write_json(folder / runs.METRICS, metrics)
+    shutil.rmtree(folder / runs.BACKUP, ignore_errors=True)
+    log(report_text)
+    log(f"test accuracy {metrics['test_accuracy']:.4f}, loss {metrics['test_loss']:.4f}; "
+        f"{metrics['epochs_run']} epochs in {metrics['train_seconds']:.1f}s")
+    log(f"run folder: {folder}")
+    return TrainResult(folder, metrics, hp)
+
+
+def _describe_recipes() -> str:
+    from zoo import registry
+
+    names = registry.list_recipes()
+    width = max(map(len, names))
+    return "\n".join(f"{n:<{width}}  {registry.get(n).task:<15} {registry.get(n).description}" for n in names)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m zoo.train",
+        description="Train a registered recipe (model + data + hyperparameters) and write a run folder "
+        "with the best model, history, test metrics and plots.",
+        epilog=__doc__.split("\n\n", 1)[1] + "\nHyperparameters: defaults < --config < --set/--epochs/--batch-size. "
+        "See a recipe's keys in the error for an unknown --set key, or in any run's hparams.json.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("recipe", nargs="?", help="recipe name (see --list)")
+    p.add_argument("--list", action="store_true", help="list the registered recipes and exit")
+    p.add_argument("--epochs", type=int, help="shortcut for --set epochs=N")
+    p.add_argument("--batch-size", type=int, help="shortcut for --set batch_size=N")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one hyperparameter (repeatable); type-checked against the recipe's default")
+    p.add_argument("--config", metavar="FILE", help="JSON or YAML hyperparameters (a run's hparams.json or a "
+                   "search's best_hparams.json work as they are)")
+    p.add_argument("--precision", default="auto", choices=PRECISIONS,
+                   help="auto: mixed_float16 on a GPU with compute capability 7.0+, mixed_bfloat16 on a CPU "
+                   "with native bf16 (AVX512_BF16/AMX), else float32 (default: auto)")
+    p.add_argument("--data-dir", metavar="DIR", help="folder with the dataset's standard files (else $ZOO_DATA_DIR, "
+                   "the bundled copy, the Keras cache, system folders, then a tfds download)")
+    p.add_argument("--run-dir", metavar="DIR", help="run folder to create (default runs/RECIPE/TIMESTAMP) or, with "
+                   "--resume, to continue")
+    p.add_argument("--runs-root", default="runs", metavar="DIR", help="parent of default run folders (default runs)")
+    p.add_argument("--seed", type=int, default=0, help="random seed for weights, shuffling and augmentation")
+    p.add_argument("--deterministic", action="store_true",
+                   help="enable TensorFlow op determinism: same seed, bit-identical weights on CPU (slower)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run (--run-dir, or the newest "
+                   "unfinished run of the recipe) from its last finished epoch")
+    p.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
+    return p
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    quiet_tensorflow()
+    try:
+        if args.list:
+            print(_describe_recipes())
+            return 0
+        if not args.recipe:
+            from zoo import registry
+
+            raise UsageError(f"name a recipe to train: one of {', '.join(registry.list_recipes())} (or --list)")
+        from zoo.hparams import load_config, parse_overrides
+
+        overrides = parse_overrides(args.set)
+        if args.epochs is not None:
+            overrides["epochs"] = args.epochs
+        if args.batch_size is not None:
+            overrides["batch_size"] = args.batch_size
+        train(
+            args.recipe,
+            overrides=overrides,
+            config=load_config(args.config) if args.config else None,
+            precision=args.precision,
+            data_dir=args.data_dir,
+            run_dir=args.run_dir,
+            runs_root=args.runs_root,
+            seed=args.seed,
+            deterministic=args.deterministic,
+            resume=args.resume,
+            command=" ".join(["python -m zoo.train", *(argv if argv is not None else sys.argv[1:])]),
+        )
+        return 0
+    except ZooError as e:
+        if args.debug:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("\ninterrupted; continue with: python -m zoo.train "
+              f"{args.recipe} --resume" + (f" --run-dir {args.run_dir}" if args.run_dir else ""), file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
