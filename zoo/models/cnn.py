@@ -138,9 +138,9 @@ def cnn_mnist(hp, info):
         "blocks": 2,
         "convs_per_block": 2,
         "dense_units": 256,
-        "dropout": 0.4,
+        "dropout": 0.25,
         "batch_norm": False,
-        "augment_translate": 0.1,
+        "augment_translate": 0.05,
         "augment_flip": True,
     },
     search_space={
