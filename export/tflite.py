@@ -1,0 +1,105 @@
+"""SavedModel and TFLite conversion: phone-ready graphs with builtin ops and a fixed batch.
+
+The model is rebuilt under the float32 policy (so mixed-precision runs export float32
+inputs and outputs) and exported with a fixed-batch `input_signature`: with a dynamic
+batch even a plain Flatten leaves SHAPE / STRIDED_SLICE / PACK ops in the TFLite graph,
+which GPU and NPU delegates reject.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Iterable, Optional
+
+import numpy as np
+
+VARIANTS = ("float32", "float16", "dynamic", "int8")
+SIGNATURE = "serving_default"
+INPUT_NAME = "input"
+
+
+def float32_clone(model, input_shape):
+    """The same model with float32 compute everywhere (weights copied), so mixed-precision runs
+    export float32 graphs with float32 inputs and outputs."""
+    import keras
+
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        clone = type(model).from_config({k: v for k, v in model.get_config().items() if k != "dtype"})
+        clone(np.zeros((1, *input_shape), np.float32))
+        clone.set_weights(model.get_weights())
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    return clone
+
+
+def write_saved_model(model, input_shape, path: Path, batch: int = 1) -> None:
+    """Export `model` as a SavedModel whose `serving_default` takes float32 `input` of shape (batch, *input_shape)."""
+    import keras
+    import tensorflow as tf
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    spec = tf.TensorSpec((batch, *input_shape), tf.float32, name=INPUT_NAME)
+    archive.add_endpoint(name=SIGNATURE, fn=lambda x: {"probabilities": model(x, training=False)},
+                         input_signature=[spec])
+    archive.write_out(str(path), verbose=False)
+
+
+def convert(
+    saved_model: Path,
+    variant: str,
+    representative: Optional[Callable[[], Iterable[np.ndarray]]] = None,
+    int8_io: str = "int8",
+    allow_flex: bool = False,
+) -> bytes:
+    """Convert a SavedModel to one TFLite variant: float32, float16 (weights), dynamic (int8 weights),
+    or int8 (weights and activations, calibrated on `representative`)."""
+    import tensorflow as tf
+
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
+    conv = tf.lite.TFLiteConverter.from_saved_model(str(saved_model), signature_keys=[SIGNATURE])
+    ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8 if variant == "int8" else tf.lite.OpsSet.TFLITE_BUILTINS]
+    if allow_flex:
+        ops.append(tf.lite.OpsSet.SELECT_TF_OPS)
+    conv.target_spec.supported_ops = ops
+    if variant != "float32":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    if variant == "float16":
+        conv.target_spec.supported_types = [tf.float16]
+    if variant == "int8":
+        if representative is None:
+            raise ValueError("int8 needs a representative dataset")
+        conv.representative_dataset = lambda: ([x] for x in representative())
+        io_type = {"int8": tf.int8, "uint8": tf.uint8, "float32": tf.float32}[int8_io]
+        conv.inference_input_type = io_type
+        conv.inference_output_type = io_type
+    return conv.convert()
+
+
+def calibration_samples(dataset, count: int, batch: int = 1):
+    """A function yielding `count` float32 inputs of shape (batch, ...) from a (x, y) tf.data pipeline."""
+    def gen():
+        n = 0
+        for x, _ in dataset:
+            x = np.asarray(x, dtype=np.float32)
+            for i in range(0, len(x) - batch + 1, batch):
+                if n >= count:
+                    return
+                yield x[i : i + batch]
+                n += 1
+
+    return gen
+
+
+def take(dataset, count: int):
+    """The first `count` (inputs, labels) of a batched pipeline as numpy arrays."""
+    xs, ys = [], []
+    for x, y in dataset:
+        xs.append(np.asarray(x))
+        ys.append(np.asarray(y))
+        if sum(map(len, xs)) >= count:
+            break
+    return np.concatenate(xs)[:count], np.concatenate(ys)[:count]

@@ -1,0 +1,99 @@
+"""Run TFLite files with the LiteRT interpreter (`ai_edge_litert`), the runtime a phone uses.
+
+Inputs are quantized and outputs dequantized with the file's own scale and zero
+point, so float and integer variants are compared on the same float numbers.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+import numpy as np
+
+SHAPE_OPS = {"SHAPE", "STRIDED_SLICE", "PACK", "FILL", "BROADCAST_TO", "GATHER", "RANGE"}
+
+
+def interpreter(content: bytes, threads: Optional[int] = None):
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_content=content, num_threads=threads)
+    interp.allocate_tensors()
+    return interp
+
+
+class Runner:
+    """Feeds float32 inputs to a TFLite model batch by batch and returns float32 outputs."""
+
+    def __init__(self, content: bytes, threads: Optional[int] = None):
+        self.interp = interpreter(content, threads)
+        self.inp = self.interp.get_input_details()[0]
+        self.out = self.interp.get_output_details()[0]
+        self.batch = int(self.inp["shape"][0])
+
+    def _quantize(self, x: np.ndarray) -> np.ndarray:
+        dtype = self.inp["dtype"]
+        if dtype == np.float32:
+            return x.astype(np.float32)
+        scale, zero = self.inp["quantization"]
+        info = np.iinfo(dtype)
+        return np.clip(np.round(x / scale + zero), info.min, info.max).astype(dtype)
+
+    def _dequantize(self, y: np.ndarray) -> np.ndarray:
+        if self.out["dtype"] == np.float32:
+            return y
+        scale, zero = self.out["quantization"]
+        return (y.astype(np.float32) - zero) * scale
+
+    def invoke(self, x: np.ndarray) -> np.ndarray:
+        self.interp.set_tensor(self.inp["index"], self._quantize(x))
+        self.interp.invoke()
+        return self._dequantize(self.interp.get_tensor(self.out["index"]))
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Outputs for any number of examples (the last partial batch is padded)."""
+        outs = []
+        for i in range(0, len(x), self.batch):
+            chunk = x[i : i + self.batch]
+            pad = self.batch - len(chunk)
+            if pad:
+                chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), chunk.dtype)])
+            outs.append(self.invoke(chunk)[: self.batch - pad])
+        return np.concatenate(outs)
+
+
+def latency_ms(content: bytes, example: np.ndarray, threads: Optional[int], runs: int = 200) -> dict:
+    """Single-invocation latency: mean / p50 / p90 over `runs` timed runs after warm-up."""
+    r = Runner(content, threads)
+    q = r._quantize(example[: r.batch])
+    for _ in range(10):
+        r.interp.set_tensor(r.inp["index"], q)
+        r.interp.invoke()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        r.interp.set_tensor(r.inp["index"], q)
+        r.interp.invoke()
+        times.append((time.perf_counter() - start) * 1000)
+    t = np.array(times)
+    return {"mean": float(t.mean()), "p50": float(np.percentile(t, 50)), "p90": float(np.percentile(t, 90)),
+            "runs": runs}
+
+
+def op_names(content: bytes) -> list[str]:
+    """Sorted distinct builtin (or custom/flex) op names in the graph."""
+    interp = interpreter(content)
+    return sorted({d["op_name"] for d in interp._get_ops_details()})
+
+
+def io_details(content: bytes) -> dict:
+    interp = interpreter(content)
+
+    def describe(d):
+        scale, zero = d["quantization"]
+        return {"name": d["name"], "shape": [int(s) for s in d["shape"]], "dtype": np.dtype(d["dtype"]).name,
+                "quantization": {"scale": float(scale), "zero_point": int(zero)} if scale else None}
+
+    return {"inputs": [describe(d) for d in interp.get_input_details()],
+            "outputs": [describe(d) for d in interp.get_output_details()],
+            "tensors": len(interp.get_tensor_details())}

@@ -1,0 +1,202 @@
+"""Export: SavedModel + TFLite variants verified with LiteRT, pruning, inspect, errors."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+import zoo
+from conftest import fake_data_dir, tiny_overrides
+from export import __main__ as export_cli
+from export import inspect as inspect_cli
+from export import prune, tflite, verify
+from zoo import runs, train
+
+QUIET = dict(verbose=0, log=lambda s: None)
+
+
+def tiny_run(root, name="cnn_mnist", precision="float32", epochs=2):
+    recipe = zoo.get(name)
+    data = fake_data_dir(recipe, root / "data")
+    result = train.train(name, overrides=tiny_overrides(recipe, epochs=epochs), data_dir=str(data),
+                         run_dir=str(root / "run"), precision=precision, **QUIET)
+    return result.run_dir, data
+
+
+def do_export(run, data, **kw):
+    args = dict(variants=list(tflite.VARIANTS), data_dir=str(data), latency_runs=5, log=lambda s: None)
+    args.update(kw)
+    return export_cli.export_run(run, **args)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    run, data = tiny_run(tmp_path_factory.mktemp("exp"))
+    return run, data, do_export(run, data)
+
+
+def test_every_variant_is_written_and_verified(exported):
+    run, data, report = exported
+    out = run / "export"
+    assert report["failures"] == {}
+    for v in tflite.VARIANTS:
+        art = report["artifacts"][f"model_{v}.tflite"]
+        assert (out / f"model_{v}.tflite").stat().st_size == art["bytes"]
+        assert art["latency_ms_1_thread"]["p50"] > 0 and art["gzip_bytes"] > 0
+        assert not any(op.startswith("Flex") for op in art["ops"])
+        assert art["shape_ops"] == [], f"{v} has shape-computing ops {art['shape_ops']}"
+    assert (out / "saved_model" / "saved_model.pb").is_file()
+    assert report["artifacts"]["model_float32.tflite"]["max_abs_diff_vs_keras"] <= 1e-5
+    assert report["artifacts"]["model_int8.tflite"]["argmax_agreement_vs_keras"] >= 0.98
+    sizes = {v: report["artifacts"][f"model_{v}.tflite"]["bytes"] for v in tflite.VARIANTS}
+    assert sizes["int8"] < sizes["float16"] < sizes["float32"]
+    assert {"report.json", "report.md", "labels.txt", "signature.json"} <= {p.name for p in out.iterdir()}
+
+
+def test_float32_tflite_matches_keras_within_1e_5(exported):
+    run, data, _ = exported
+    model = runs.load_model(run / "model.keras")
+    x = np.concatenate([x.numpy() for x, _ in zoo.get("cnn_mnist").data(
+        json.loads((run / "hparams.json").read_text())["hparams"], data_dir=str(data)).test])[:64]
+    r = verify.Runner((run / "export" / "model_float32.tflite").read_bytes())
+    np.testing.assert_allclose(r.predict(x), np.asarray(model(x)), atol=1e-5)
+    assert r.batch == 1
+
+
+def test_signature_tells_an_app_everything(exported):
+    run, _, _ = exported
+    sig = json.loads((run / "export" / "signature.json").read_text())
+    assert sig["input"]["shape"] == [1, 28, 28, 1] and sig["input"]["dtype"] == "float32"
+    assert sig["input"]["range"] == [0.0, 255.0] and "rescales inside" in sig["input"]["preprocessing"]
+    assert sig["labels"] == [str(i) for i in range(10)] and "probabilities" in sig["output"]["meaning"]
+    q = sig["files"]["model_int8.tflite"]["inputs"][0]
+    assert q["dtype"] == "int8" and q["quantization"]["scale"] > 0
+    labels = (run / "export" / "labels.txt").read_text().splitlines()
+    assert labels == sig["labels"]
+
+
+def test_int8_with_uint8_io(exported, tmp_path):
+    run, data, _ = exported
+    report = do_export(run, data, variants=["int8"], int8_io="uint8", out=tmp_path / "u8")
+    io = report["artifacts"]["model_int8.tflite"]["io"]
+    assert io["inputs"][0]["dtype"] == "uint8" and io["outputs"][0]["dtype"] == "uint8"
+    assert report["artifacts"]["model_int8.tflite"]["argmax_agreement_vs_keras"] >= 0.98
+
+
+def test_batch_option_fixes_a_larger_batch(exported, tmp_path):
+    run, data, _ = exported
+    report = do_export(run, data, variants=["float32"], batch=4, out=tmp_path / "b4")
+    art = report["artifacts"]["model_float32.tflite"]
+    assert art["io"]["inputs"][0]["shape"] == [4, 28, 28, 1] and art["max_abs_diff_vs_keras"] <= 1e-5
+
+
+def test_mixed_precision_run_exports_float32_io(tmp_path):
+    run, data = tiny_run(tmp_path, precision="mixed_bfloat16", epochs=1)
+    keras.mixed_precision.set_global_policy("float32")
+    report = do_export(run, data, variants=["float32"])
+    io = report["artifacts"]["model_float32.tflite"]["io"]
+    assert io["inputs"][0]["dtype"] == "float32" and io["outputs"][0]["dtype"] == "float32"
+    assert report["artifacts"]["model_float32.tflite"]["argmax_agreement_vs_keras"] >= 0.98
+
+
+def test_failed_variant_is_named_and_others_are_kept(exported, tmp_path, monkeypatch, capsys):
+    run, data, _ = exported
+    real = tflite.convert
+
+    def flaky(saved_model, variant, *a, **k):
+        if variant == "float16":
+            raise RuntimeError("converter exploded\nlong trace")
+        return real(saved_model, variant, *a, **k)
+
+    monkeypatch.setattr(tflite, "convert", flaky)
+    code = export_cli.main([str(run), "--quantize", "float32,float16", "--out", str(tmp_path / "o"),
+                            "--data-dir", str(data), "--latency-runs", "5"])
+    err = capsys.readouterr().err
+    assert code == 1 and "float16: conversion failed: converter exploded" in err
+    assert (tmp_path / "o" / "model_float32.tflite").is_file()
+    assert not (tmp_path / "o" / "model_float16.tflite").exists()
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--quantize", "int4"], "--quantize takes"),
+    (["--prune", "1.5"], "--prune takes a target sparsity between 0 and 1"),
+])
+def test_bad_options_are_usage_errors(exported, argv, message, capsys):
+    run, data, _ = exported
+    code = export_cli.main([str(run), "--data-dir", str(data), *argv])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_non_run_folder_and_corrupt_model_are_clear_errors(exported, tmp_path, capsys):
+    run, data, _ = exported
+    assert export_cli.main([str(tmp_path)]) == 1
+    assert "not a run folder" in capsys.readouterr().err
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "hparams.json").write_text((run / "hparams.json").read_text())
+    (bad / "model.keras").write_bytes(b"PK\x03\x04 this is not a keras zip")
+    assert export_cli.main([str(bad), "--data-dir", str(data)]) == 1
+    err = capsys.readouterr().err
+    assert "cannot load" in err and "damaged" in err and err.count("\n") == 1
+
+
+def test_inspect_describes_a_file_and_refuses_non_tflite(exported, tmp_path, capsys):
+    run, _, _ = exported
+    assert inspect_cli.main([str(run / "export" / "model_int8.tflite")]) == 0
+    out = capsys.readouterr().out
+    assert "input  " in out and "int8" in out and "CONV_2D" in out and "FULLY_CONNECTED" in out
+    (tmp_path / "x.tflite").write_bytes(b"\x00" * 64)
+    assert inspect_cli.main([str(tmp_path / "x.tflite")]) == 2
+    err = capsys.readouterr().err
+    assert "not a TFLite flatbuffer" in err and err.count("\n") == 1
+
+
+def test_polynomial_schedule():
+    s = prune.PolynomialDecay(final_sparsity=0.8, begin_step=0, end_step=100, frequency=10)
+    assert s.sparsity(0) == 0.0 and s.sparsity(100) == pytest.approx(0.8) and s.sparsity(500) == pytest.approx(0.8)
+    values = [s.sparsity(t) for t in range(0, 101, 10)]
+    assert values == sorted(values) and values[1] > 0.8 * 0.2  # fast rise first (cubic)
+    assert s.should_update(0) and s.should_update(50) and not s.should_update(55) and not s.should_update(110)
+
+
+def test_magnitude_mask_drops_the_smallest():
+    w = np.array([[0.1, -5.0], [0.01, 2.0], [-0.3, 0.02]])
+    m = prune.magnitude_mask(w, 0.5)
+    np.testing.assert_array_equal(m, [[0, 1], [0, 1], [1, 0]])
+
+
+def test_pruning_reaches_target_and_zeros_survive_training_and_saving(exported, tmp_path):
+    run, data, _ = exported
+    report = do_export(run, data, variants=["float32", "int8"], prune=0.8, prune_epochs=1, out=tmp_path / "p")
+    pruned = runs.load_model(tmp_path / "p" / "model_pruned.keras")
+    kernels = prune.prunable_kernels(pruned)
+    assert kernels, "the tiny CNN must have prunable kernels"
+    for k in kernels:
+        assert np.mean(keras.ops.convert_to_numpy(k) == 0) >= 0.79
+    art = report["artifacts"]["model_pruned_float32.tflite"]
+    assert art["weight_sparsity"] >= 0.79 and art["max_abs_diff_vs_keras"] <= 1e-5
+    assert report["artifacts"]["model_pruned_int8.tflite"]["gzip_bytes"] < \
+        report["artifacts"]["model_int8.tflite"]["gzip_bytes"]
+
+
+def test_masks_hold_through_optimizer_updates():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(32), keras.layers.Dense(4)])
+    model.compile(keras.optimizers.Adam(0.05), "mse")
+    pruner = prune.Pruner(prune.PolynomialDecay(0.5, 0, 0, initial_sparsity=0.5, frequency=1), min_size=100)
+    x, y = np.random.rand(64, 64).astype("float32"), np.random.rand(64, 4).astype("float32")
+    model.fit(x, y, epochs=3, batch_size=8, callbacks=[pruner], verbose=0)
+    kernel = keras.ops.convert_to_numpy(model.layers[0].kernel)
+    assert np.mean(kernel == 0) == pytest.approx(0.5, abs=0.01)
+    assert pruner.strip() == pytest.approx(0.5, abs=0.01)
+
+
+@pytest.mark.parametrize("name", zoo.list_recipes("classification"))
+def test_every_classification_recipe_exports(name, tmp_path):
+    run, data = tiny_run(tmp_path, name=name, epochs=6)  # confident enough that int8 rounding rarely flips argmax
+    report = do_export(run, data, variants=["float32", "int8"])
+    assert report["failures"] == {}
+    assert report["artifacts"]["model_float32.tflite"]["max_abs_diff_vs_keras"] <= 1e-5
+    assert report["artifacts"]["model_int8.tflite"]["argmax_agreement_vs_keras"] >= 0.95
