@@ -66,9 +66,9 @@ def run_reference(out: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def table(results: list[dict], reference: dict | None, machine: str) -> str:
+def table(results: list[dict], reference: dict | None, machine: str, date: str | None = None) -> str:
     lines = [
-        f"Measured {time.strftime('%Y-%m-%d')} on {machine} with `python benchmarks/train.py`; "
+        f"Measured {date or time.strftime('%Y-%m-%d')} on {machine} with `python benchmarks/train.py`; "
         "default hyperparameters, precision `auto`.",
         "",
         "| recipe | seed | test accuracy | target | epochs | train time (s) | examples/s | precision |",
@@ -93,17 +93,18 @@ def table(results: list[dict], reference: dict | None, machine: str) -> str:
             slowest = max(r["train_seconds"] for r in cnn)
             lines += ["", f"`cnn_mnist` trains in {slowest:.1f} s against the reference's "
                           f"{reference['train_seconds']:.1f} s ({reference['train_seconds'] / slowest:.1f}x faster)."]
-    lines += ["", "Train time is the wall time of `model.fit`'s epochs (validation included); "
-                  "examples/s counts training steps only."]
+    lines += ["", "Train time is the wall time of `model.fit`'s epochs, validation included. Examples/s counts "
+                  "training steps only for the recipes, the whole `fit` for the reference."]
     return "\n".join(lines)
 
 
-def update_readme(text: str) -> None:
+def update_readme(text: str, section: str = "train") -> None:
+    """Replace the README's text between `<!-- results:SECTION:start -->` and `<!-- results:SECTION:end -->`."""
     readme = ROOT / "README.md"
     content = readme.read_text()
-    pattern = re.compile(r"(<!-- results:train:start -->\n).*?(\n<!-- results:train:end -->)", re.S)
+    pattern = re.compile(rf"(<!-- results:{section}:start -->\n).*?(\n<!-- results:{section}:end -->)", re.S)
     if not pattern.search(content):
-        print("README.md has no results:train markers; not updated", file=sys.stderr)
+        print(f"README.md has no results:{section} markers; not updated", file=sys.stderr)
         return
     readme.write_text(pattern.sub(lambda m: m.group(1) + text + m.group(2), content))
 
@@ -116,7 +117,17 @@ def main() -> int:
     p.add_argument("--out", default=str(HERE / "out"))
     p.add_argument("--no-reference", action="store_true", help="skip timing the keras-io reference")
     p.add_argument("--no-readme", action="store_true", help="do not rewrite the README table")
+    p.add_argument("--render-only", action="store_true",
+                   help="rebuild the tables from benchmarks/results/train.json without training")
     args = p.parse_args()
+    if args.render_only:
+        saved = json.loads((HERE / "results" / "train.json").read_text())
+        md = table(saved["results"], saved["reference"], saved["machine"], saved.get("date"))
+        (HERE / "results" / "train.md").write_text(md + "\n")
+        if not args.no_readme:
+            update_readme(md)
+        print(md)
+        return 0
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -127,7 +138,8 @@ def main() -> int:
     results_dir = HERE / "results"
     results_dir.mkdir(exist_ok=True)
     (results_dir / "train.json").write_text(json.dumps(
-        {"machine": machine, "results": results, "reference": reference}, indent=2) + "\n")
+        {"machine": machine, "date": time.strftime("%Y-%m-%d"), "results": results, "reference": reference},
+        indent=2) + "\n")
     (results_dir / "train.md").write_text(md + "\n")
     if not args.no_readme:
         update_readme(md)

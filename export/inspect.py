@@ -26,7 +26,7 @@ def inspect_file(path) -> dict:
     if len(content) < 8 or content[4:8] != b"TFL3":
         raise UsageError(f"{path} is not a TFLite flatbuffer (no TFL3 identifier); give a .tflite file")
     try:
-        interp = verify.interpreter(content)
+        interp = verify.interpreter(content, delegates=False)
         details = verify.io_details(content)
     except Exception as e:  # noqa: BLE001 - the runtime rejects damaged files with RuntimeError/ValueError
         raise UsageError(f"{path} is damaged or unsupported: {str(e).strip().splitlines()[0][:200]}") from None

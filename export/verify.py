@@ -14,10 +14,12 @@ import numpy as np
 SHAPE_OPS = {"SHAPE", "STRIDED_SLICE", "PACK", "FILL", "BROADCAST_TO", "GATHER", "RANGE"}
 
 
-def interpreter(content: bytes, threads: Optional[int] = None):
-    from ai_edge_litert.interpreter import Interpreter
+def interpreter(content: bytes, threads: Optional[int] = None, delegates: bool = True):
+    """A LiteRT interpreter; `delegates=False` keeps the plain graph (no XNNPACK DELEGATE node) for listing ops."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    interp = Interpreter(model_content=content, num_threads=threads)
+    resolver = OpResolverType.AUTO if delegates else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    interp = Interpreter(model_content=content, num_threads=threads, experimental_op_resolver_type=resolver)
     interp.allocate_tensors()
     return interp
 
@@ -82,12 +84,12 @@ def latency_ms(content: bytes, example: np.ndarray, threads: Optional[int], runs
 
 def op_names(content: bytes) -> list[str]:
     """Sorted distinct builtin (or custom/flex) op names in the graph."""
-    interp = interpreter(content)
+    interp = interpreter(content, delegates=False)
     return sorted({d["op_name"] for d in interp._get_ops_details()})
 
 
 def io_details(content: bytes) -> dict:
-    interp = interpreter(content)
+    interp = interpreter(content, delegates=False)
 
     def describe(d):
         scale, zero = d["quantization"]
