@@ -1,0 +1,205 @@
+"""A recipe as a keras-tuner HyperModel, the tuner, and the files a search leaves behind.
+
+The search folder (`--dir`, default `tuner/RECIPE`) holds keras-tuner's own state
+(oracle and trials, which is what `--resume` continues from) plus:
+
+    search.json          what was searched: recipe, tuner, objective, fixed values (guards --resume)
+    best_hparams.json    the winning hyperparameters, usable as `python -m zoo.train RECIPE --config ...`
+    trials.csv           one row per trial: id, status, score, searched values
+    summary.md           trials ranked by score
+    trials.png           the objective per trial, with the best so far
+    executions.jsonl     one line per finished trial: which tuner (worker) ran it, status, score
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import keras_tuner as kt
+import numpy as np
+
+from tuning import space as space_lib
+from zoo import hparams as hparams_lib
+from zoo import runs, runtime
+from zoo.errors import RunDirError, UsageError
+from zoo.tasks import get_task
+
+TUNERS = ("random", "bayesian", "hyperband")
+SEARCH = "search.json"
+
+
+class RecipeHyperModel(kt.HyperModel):
+    """Builds and fits a recipe's model for one set of keras-tuner values."""
+
+    def __init__(self, recipe, fixed: Mapping[str, Any], data_dir=None, seed=0, verbose=2, reseed=True):
+        super().__init__(name=recipe.name, tunable=True)
+        self.recipe = recipe
+        self.fixed = dict(fixed)
+        self.space = space_lib.restrict(recipe.search_space, fixed)
+        self.data_dir = data_dir
+        self.seed = seed
+        self.verbose = verbose
+        self.task = get_task(recipe.task)
+        self.reseed = reseed  # seed before each build (off when a trial trains several executions)
+        self._info = None
+        self._last = None
+
+    def values(self, hp) -> dict[str, Any]:
+        """Full recipe hyperparameters for these keras-tuner values (defaults < --set < sampled)."""
+        sampled = space_lib.sample(hp, self.space)
+        return hparams_lib.resolve(self.recipe.name, self.recipe.hparams, self.fixed, sampled)
+
+    def build(self, hp):
+        # Same order as zoo.train (seed, data, model), so a trial and a retraining with its values
+        # start from the same weights and see the same batches.
+        values = self.values(hp)
+        if self.reseed:
+            runtime.seed_everything(self.seed)
+        self._last = (values, self.recipe.data(values, data_dir=self.data_dir, seed=self.seed))
+        info = self._last[1].info
+        self._info = info
+        model = self.recipe.build(values, info)
+        model(np.zeros((1, *info.input_shape), dtype=info.input_dtype))
+        self.task.compile(model, values, math.ceil(info.num_train / values["batch_size"]))
+        return model
+
+    def fit(self, hp, model, *args, callbacks=None, **kwargs):
+        values = self.values(hp)
+        if self._last is None or self._last[0] != values:
+            self._last = (values, self.recipe.data(values, data_dir=self.data_dir, seed=self.seed))
+        data = self._last[1]
+        self._last = None  # each pipeline serves one fit; the next trial builds its own
+        return model.fit(
+            data.train,
+            validation_data=data.val,
+            epochs=kwargs.get("epochs", values["epochs"]),
+            initial_epoch=kwargs.get("initial_epoch", 0),
+            callbacks=callbacks,
+            verbose=self.verbose,
+            shuffle=False,
+        )
+
+
+EXECUTIONS = "executions.jsonl"
+
+
+def _logged(tuner_class):
+    """The tuner class, also appending one JSON line per finished trial to executions.jsonl:
+    which trial ran on which tuner (worker), with what status and score."""
+
+    class Logged(tuner_class):
+        def on_trial_end(self, trial):
+            super().on_trial_end(trial)
+            line = json.dumps({"trial": trial.trial_id, "tuner_id": self.tuner_id, "status": trial.status,
+                               "score": None if trial.score is None else float(trial.score)})
+            with open(Path(self.project_dir) / EXECUTIONS, "a", encoding="utf-8") as f:
+                f.write(line + "\n")  # one short O_APPEND write: lines from several workers do not interleave
+
+    Logged.__name__ = tuner_class.__name__
+    return Logged
+
+
+def make_tuner(kind: str, hypermodel, *, objective: str, max_trials: int, epochs: int, executions: int,
+               directory: Path, project: str, resume: bool, seed: int):
+    if kind not in TUNERS:
+        raise UsageError(f"unknown tuner {kind!r}; choose one of {', '.join(TUNERS)}")
+    direction = "min" if "loss" in objective else "max"
+    common = dict(hypermodel=hypermodel, objective=kt.Objective(objective, direction), directory=str(directory),
+                  project_name=project, overwrite=not resume, seed=seed)
+    if kind == "random":
+        return _logged(kt.RandomSearch)(max_trials=max_trials, executions_per_trial=executions, **common)
+    if kind == "bayesian":
+        return _logged(kt.BayesianOptimization)(max_trials=max_trials, executions_per_trial=executions, **common)
+    return _logged(kt.Hyperband)(max_epochs=epochs, factor=3, executions_per_trial=executions, **common)
+
+
+def trial_rows(tuner, space_keys) -> list[dict[str, Any]]:
+    rows = []
+    for trial in tuner.oracle.trials.values():
+        score = trial.score
+        row = {"trial": trial.trial_id, "status": trial.status,
+               "score": None if score is None else float(score),
+               "epochs": trial.hyperparameters.values.get("tuner/epochs")}
+        row.update({k: trial.hyperparameters.values.get(k) for k in space_keys})
+        rows.append(row)
+    return sorted(rows, key=lambda r: r["trial"])
+
+
+def write_outputs(tuner, hypermodel, folder: Path, meta: Mapping[str, Any]) -> Optional[dict]:
+    """best_hparams.json, trials.csv, summary.md and trials.png for a finished (or partial) search."""
+    keys = list(hypermodel.space)
+    rows = trial_rows(tuner, keys)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=["trial", "status", "score", "epochs", *keys], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    runs.write_text(folder / "trials.csv", buf.getvalue())
+
+    scored = [r for r in rows if r["score"] is not None]
+    maximize = tuner.oracle.objective.direction == "max"
+    ranked = sorted(scored, key=lambda r: r["score"], reverse=maximize)
+    lines = [f"# Search: {meta['recipe']} ({meta['tuner']}, objective {meta['objective']})", "",
+             f"{len(scored)} scored trials of {len(rows)}; {meta['epochs']} epochs per trial.", "",
+             "| rank | trial | " + " | ".join([meta["objective"], *keys]) + " |",
+             "|---" * (3 + len(keys)) + "|"]
+    for i, r in enumerate(ranked, 1):
+        lines.append(f"| {i} | {r['trial']} | {r['score']:.4f} | " + " | ".join(_fmt(r[k]) for k in keys) + " |")
+    runs.write_text(folder / "summary.md", "\n".join(lines) + "\n")
+    _plot(rows, folder / "trials.png", meta, maximize)
+    if not ranked:
+        return None
+    best_trial = tuner.oracle.get_best_trials(1)[0]
+    best_values = hypermodel.values(best_trial.hyperparameters.copy())
+    best = {"recipe": meta["recipe"], "hparams": best_values, "objective": meta["objective"],
+            "score": float(best_trial.score), "trial": best_trial.trial_id, "tuner": meta["tuner"],
+            "searched": keys}
+    runs.write_json(folder / "best_hparams.json", best)
+    return best
+
+
+def _fmt(v) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def _plot(rows, path, meta, maximize) -> None:
+    from zoo.reports import _pyplot, _save
+
+    scored = [(i, r["score"]) for i, r in enumerate(rows) if r["score"] is not None]
+    if not scored:
+        return
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    xs, ys = zip(*scored)
+    best = np.maximum.accumulate(ys) if maximize else np.minimum.accumulate(ys)
+    ax.scatter(xs, ys, label="trial")
+    ax.step(xs, best, where="post", color="C1", label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(meta["objective"])
+    ax.set_title(f"{meta['recipe']}: {meta['tuner']} search")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    _save(fig, path)
+
+
+def check_folder(folder: Path, meta: Mapping[str, Any], resume: bool) -> None:
+    """Refuse to overwrite a search, or to resume one of another recipe / tuner / objective."""
+    marker = folder / SEARCH
+    if not marker.exists():
+        if resume:
+            raise RunDirError(f"no search to resume in {folder}; run without --resume to start one")
+        if folder.exists() and any(folder.iterdir()):
+            raise RunDirError(f"{folder} exists and is not a zoo search folder; choose another --dir")
+        return
+    saved = runs.read_json(marker)
+    if not resume:
+        raise RunDirError(f"a search of {saved.get('recipe')} already exists in {folder}; pass --resume to "
+                          "continue it, or choose another --dir")
+    for key in ("recipe", "tuner", "objective", "fixed", "epochs"):
+        if saved.get(key) != meta.get(key):
+            raise RunDirError(f"{folder} holds a search with {key}={saved.get(key)!r}, not {meta.get(key)!r}; "
+                              "resume it with the same settings or choose another --dir")
