@@ -48,15 +48,11 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
     import numpy as np
 
     from export import tflite
-    from zoo import registry, runs
-    from zoo.errors import RunDirError, UsageError, ZooError
+    from zoo import runs
+    from zoo.errors import UsageError
 
     folder = Path(run_dir)
-    run = runs.load_run(folder)
-    try:
-        recipe = registry.get(run["recipe"])
-    except ZooError:
-        raise RunDirError(f"{folder} is a run of {run['recipe']!r}, which this version of zoo does not know") from None
+    run, recipe, hp = runs.load_run_recipe(folder)
     if recipe.task != "classification":
         raise UsageError(f"export of {recipe.task} recipes is not supported yet")
     if batch < 1 or calibration_samples < 1:
@@ -66,11 +62,11 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
     if prune is not None and prune_epochs < 1:
         raise UsageError("--prune-epochs must be at least 1")
     model = runs.load_model(folder / runs.MODEL)
-    hp = dict(recipe.hparams, **run["hparams"])
     data = recipe.data(hp, data_dir=data_dir, seed=run.get("seed", 0))
     info = data.info
     out = Path(out) if out else folder / "export"
     out.mkdir(parents=True, exist_ok=True)
+    runs.clean_temporaries(out)  # what a killed export left behind
 
     model32 = tflite.float32_clone(model, info.input_shape)
     x_test, y_test = tflite.take(data.test, info.num_test)
@@ -253,23 +249,19 @@ def main(argv=None) -> int:
     p.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
     args = p.parse_args(argv)
     quiet_tensorflow()
-    from zoo.errors import ZooError
+    from zoo.errors import run_cli
 
-    try:
+    def body():
         report = export_run(args.run_dir, variants=parse_variants(args.quantize), out=args.out, batch=args.batch,
                             calibration_samples=args.calibration_samples, int8_io=args.int8_io,
                             allow_flex=args.allow_flex, data_dir=args.data_dir, latency_runs=args.latency_runs,
                             prune=args.prune, prune_epochs=args.prune_epochs)
-    except ZooError as e:
-        if args.debug:
-            raise
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
-    for variant, why in report["failures"].items():
-        print(f"error: {variant}: {why}", file=sys.stderr)
-    out = Path(args.out) if args.out else Path(args.run_dir) / "export"
-    print(f"export folder: {out}")
-    return 1 if report["failures"] else 0
+        for variant, why in report["failures"].items():
+            print(f"error: {variant}: {why}", file=sys.stderr)
+        print(f"export folder: {Path(args.out) if args.out else Path(args.run_dir) / 'export'}")
+        return 1 if report["failures"] else 0
+
+    return run_cli(body, args.debug)
 
 
 if __name__ == "__main__":

@@ -65,17 +65,13 @@ def main(argv=None) -> int:
     p.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
     args = p.parse_args(argv)
     quiet_tensorflow()
-    from zoo.errors import ZooError
+    from zoo.errors import run_cli
 
-    try:
+    def body():
         info = inspect_file(args.file)
-    except ZooError as e:
-        if args.debug:
-            raise
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
-    print(json.dumps(info, indent=2) if args.json else format_info(info))
-    return 0
+        print(json.dumps(info, indent=2) if args.json else format_info(info))
+
+    return run_cli(body, args.debug)
 
 
 if __name__ == "__main__":

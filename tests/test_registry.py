@@ -45,6 +45,10 @@ def test_duplicate_and_malformed_recipes_are_refused(monkeypatch):
         _register(search_space={"dropout": {"type": "float", "min": 0.5, "max": 0.1}})
     with pytest.raises(ValueError, match="values must be"):
         _register(search_space={"dropout": {"type": "choice", "values": ["a"]}})
+    with pytest.raises(ValueError, match="outside"):
+        _register(search_space={"dropout": {"type": "float", "min": 0.3, "max": 0.5}})
+    with pytest.raises(ValueError, match="must be one of the values"):
+        _register(search_space={"dropout": {"type": "choice", "values": [0.2, 0.4]}})
     with pytest.raises(ValueError, match="docstring"):
         _register(description="")
 

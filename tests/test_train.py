@@ -242,3 +242,10 @@ def test_mixed_precision_run_saves_a_model_with_float32_outputs(tmp_path, mnist_
     out = model(np.zeros((2, 28, 28, 1), "float32"))
     assert keras.backend.standardize_dtype(out.dtype) == "float32"
     assert json.loads((result.run_dir / "hparams.json").read_text())["precision"] == "mixed_bfloat16"
+
+
+def test_show_prints_final_hparams_and_space_without_training(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run_cli(train.main, ["cnn_mnist", "--show", "--set", "dropout=0.1"], capsys)
+    assert code == 0 and "dropout                  0.1  (default 0.3)  type=float" in out
+    assert "learning_rate" in out and not (tmp_path / "runs").exists()

@@ -91,6 +91,19 @@ def test_search_writes_outputs_and_best_values_retrain(tmp_path, mnist_dir):
     assert trained == saved["hparams"]
 
 
+@pytest.mark.parametrize("tuner", ["random", "bayesian"])
+def test_search_starts_from_the_recipe_defaults(tuner, tmp_path, mnist_dir):
+    run(tmp_path, mnist_dir, tuner=tuner, max_trials=2)
+    rows = list(csv_rows(tmp_path / "search"))
+    recipe = zoo.get("cnn_mnist")
+    first = next(r for r in rows if int(r["trial"]) == 0)
+    for key in recipe.search_space:
+        if key in TINY_FIXED_MNIST:
+            continue
+        assert type(recipe.hparams[key])(first[key] if key != "augment_flip" else first[key] == "True") == \
+            recipe.hparams[key], key
+
+
 def test_train_best_writes_a_run_folder(tmp_path, mnist_dir, monkeypatch):
     monkeypatch.chdir(tmp_path)
     best = run(tmp_path, mnist_dir, max_trials=1, train_best=True)

@@ -130,21 +130,15 @@ def main(argv=None) -> int:
     p.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
     args = p.parse_args(argv)
     quiet_tensorflow()
-    from zoo.errors import ZooError
+    from zoo.errors import run_cli
     from zoo.hparams import parse_overrides
 
     try:
-        run_search(args.recipe, tuner=args.tuner, max_trials=args.max_trials, epochs=args.epochs,
-                   executions=args.executions_per_trial, objective=args.objective, directory=args.dir,
-                   resume=args.resume, overrides=parse_overrides(args.set), data_dir=args.data_dir, seed=args.seed,
-                   precision=args.precision, train_best=args.train_best,
-                   verbose=1 if sys.stdout.isatty() else 2)
-        return 0
-    except ZooError as e:
-        if args.debug:
-            raise
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
+        return run_cli(lambda: run_search(
+            args.recipe, tuner=args.tuner, max_trials=args.max_trials, epochs=args.epochs,
+            executions=args.executions_per_trial, objective=args.objective, directory=args.dir, resume=args.resume,
+            overrides=parse_overrides(args.set), data_dir=args.data_dir, seed=args.seed, precision=args.precision,
+            train_best=args.train_best, verbose=1 if sys.stdout.isatty() else 2), args.debug)
     except KeyboardInterrupt:
         print(f"\ninterrupted; continue with: python -m tuning {args.recipe} --resume"
               + (f" --dir {args.dir}" if args.dir else ""), file=sys.stderr)

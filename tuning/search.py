@@ -112,10 +112,35 @@ def make_tuner(kind: str, hypermodel, *, objective: str, max_trials: int, epochs
     common = dict(hypermodel=hypermodel, objective=kt.Objective(objective, direction), directory=str(directory),
                   project_name=project, overwrite=not resume, seed=seed)
     if kind == "random":
-        return _logged(kt.RandomSearch)(max_trials=max_trials, executions_per_trial=executions, **common)
-    if kind == "bayesian":
-        return _logged(kt.BayesianOptimization)(max_trials=max_trials, executions_per_trial=executions, **common)
-    return _logged(kt.Hyperband)(max_epochs=epochs, factor=3, executions_per_trial=executions, **common)
+        tuner = _logged(kt.RandomSearch)(max_trials=max_trials, executions_per_trial=executions, **common)
+    elif kind == "bayesian":
+        # keras-tuner's default, 3 random points per dimension, would make a 10-trial search purely random.
+        initial = max(2, min(3 * len(hypermodel.space), max_trials // 3))
+        tuner = _logged(kt.BayesianOptimization)(max_trials=max_trials, executions_per_trial=executions,
+                                                 num_initial_points=initial, **common)
+    else:
+        return _logged(kt.Hyperband)(max_epochs=epochs, factor=3, executions_per_trial=executions, **common)
+    start_from_defaults(tuner.oracle, hypermodel)
+    return tuner
+
+
+def start_from_defaults(oracle, hypermodel) -> None:
+    """Make a new search's first trial the recipe's own values (defaults and --set), so the
+    search never reports less than the recipe and later trials are compared against it."""
+    from keras_tuner.src.distribute import utils as dist_utils
+
+    if dist_utils.has_chief_oracle() and not dist_utils.is_chief_oracle():
+        return  # a distributed worker: the chief's oracle decides
+    original = oracle.populate_space
+    start = {k: hypermodel.recipe.hparams[k] for k in hypermodel.space}
+
+    def populate_space(trial_id):
+        if not oracle.trials:
+            return {"status": "RUNNING", "values": {hp.name: start[hp.name] for hp in oracle.hyperparameters.space
+                                                    if hp.name in start}}
+        return original(trial_id)
+
+    oracle.populate_space = populate_space
 
 
 def trial_rows(tuner, space_keys) -> list[dict[str, Any]]:

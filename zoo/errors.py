@@ -29,3 +29,18 @@ class RunDirError(ZooError):
 
 class TrainingDiverged(ZooError):
     """The loss became NaN or infinite."""
+
+
+def run_cli(call, debug: bool = False) -> int:
+    """Run a command's body: a `ZooError` becomes `error: ...` on one line and its exit code
+    (the traceback only with `--debug`). An int returned by `call` is the exit code; anything else means 0."""
+    import sys
+
+    try:
+        code = call()
+        return code if isinstance(code, int) and not isinstance(code, bool) else 0
+    except ZooError as e:
+        if debug:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code

@@ -15,22 +15,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from zoo.errors import RunDirError, ZooError
+from zoo.errors import RunDirError, run_cli
 from zoo.runtime import quiet_tensorflow
 
 
 def evaluate(run_dir, data_dir=None, write: bool = False, log=print) -> dict:
-    from zoo import registry, reports, runs
+    from zoo import reports, runs
     from zoo.tasks import get_task
 
     folder = Path(run_dir)
-    run = runs.load_run(folder)
-    try:
-        recipe = registry.get(run["recipe"])
-    except ZooError:
-        raise RunDirError(f"{folder} is a run of {run['recipe']!r}, which this version of zoo does not know") from None
+    run, recipe, hp = runs.load_run_recipe(folder)
     model = runs.load_model(folder / runs.MODEL)
-    hp = dict(recipe.hparams, **run["hparams"])
     data = recipe.data(hp, data_dir=data_dir, seed=run.get("seed", 0))
     expected = tuple(run.get("data", {}).get("input_shape", data.info.input_shape))
     if tuple(data.info.input_shape) != expected:
@@ -63,14 +58,7 @@ def main(argv=None) -> int:
     p.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
     args = p.parse_args(argv)
     quiet_tensorflow()
-    try:
-        evaluate(args.run_dir, data_dir=args.data_dir, write=args.write)
-        return 0
-    except ZooError as e:
-        if args.debug:
-            raise
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
+    return run_cli(lambda: evaluate(args.run_dir, data_dir=args.data_dir, write=args.write), args.debug)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ its name is the function's name and its description the docstring's first line:
 Hyperparameters are flat and scalar (int, float, bool, str) so that every one
 can be set from the command line (`--set dropout=0.3`) and searched. Search
 spaces are plain data; `tuning/` turns them into keras-tuner hyperparameters.
+A space must contain the recipe's defaults: searches start from them.
 """
 
 from __future__ import annotations
@@ -123,10 +124,16 @@ def _check_space_entry(r: Recipe, key: str, spec: Mapping[str, Any]) -> None:
         allowed = (int,) if kind == "int" else (int, float)
         if isinstance(default, bool) or not isinstance(default, allowed):
             raise ValueError(f"{where}: default {default!r} is not {kind}")
+        if not spec["min"] <= default <= spec["max"]:
+            raise ValueError(f"{where}: default {default!r} lies outside [{spec['min']}, {spec['max']}] "
+                             "(searches start from the defaults)")
     elif kind == "choice":
         values = spec.get("values")
         if not values or any(type(v) is not type(default) for v in values):
             raise ValueError(f"{where}: values must be a non-empty list of {type(default).__name__}")
+        if default not in values:
+            raise ValueError(f"{where}: the default {default!r} must be one of the values (searches start "
+                             "from the defaults)")
     elif kind == "bool" and not isinstance(default, bool):
         raise ValueError(f"{where}: default {default!r} is not bool")
 

@@ -50,9 +50,30 @@ def atomic_path(path: str | os.PathLike):
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:  # disk full, quota, read-only: say so, keep what was there
+        kept = "the previous version is kept" if path.exists() else "nothing was written"
+        raise RunDirError(f"cannot write {path}: {e.strerror or e}; {kept}. Free space (or fix permissions) "
+                          "and run again; training runs continue with --resume") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def is_temporary(path: Path) -> bool:
+    """A leftover of an interrupted atomic write (`.NAME.XXXX.tmp...`, `.saved_model.XXXX`)."""
+    return path.name.startswith(".") and (".tmp" in path.name or path.name.startswith(".saved_model"))
+
+
+def clean_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Remove what killed writers left behind under `folder`; return what was removed."""
+    import shutil
+
+    removed = []
+    for p in sorted(Path(folder).rglob(".*"), key=lambda p: len(p.parts), reverse=True):
+        if is_temporary(p) and p.exists():
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+            removed.append(p)
+    return removed
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
@@ -117,6 +138,20 @@ def load_run(path: str | os.PathLike, need_model: bool = True) -> dict[str, Any]
     if need_model and not (path / MODEL).is_file():
         raise RunDirError(f"{path} has no {MODEL} yet (the run has not finished an epoch); train it first or pass --resume")
     return run
+
+
+def load_run_recipe(path: str | os.PathLike):
+    """(run, recipe, hparams) of a finished run folder: its hparams.json, the registered recipe it names,
+    and the recipe's defaults updated with the run's values."""
+    from zoo import registry
+    from zoo.errors import ZooError
+
+    run = load_run(path)
+    try:
+        recipe = registry.get(run["recipe"])
+    except ZooError:
+        raise RunDirError(f"{path} is a run of {run['recipe']!r}, which this version of zoo does not know") from None
+    return run, recipe, dict(recipe.hparams, **run["hparams"])
 
 
 def latest_unfinished(root: str | os.PathLike, recipe: str) -> Path:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 
 from zoo import runs
-from zoo.errors import RunDirError, TrainingDiverged, UsageError, ZooError
+from zoo.errors import RunDirError, TrainingDiverged, UsageError, run_cli
 from zoo.runtime import PRECISIONS, quiet_tensorflow
 
 
@@ -65,6 +65,8 @@ def train(
             raise RunDirError(f"{folder} has finished already; re-evaluate it with python -m zoo.evaluate {folder}")
         hp = hparams_lib.resolve(recipe.name, recipe.hparams, saved["hparams"])
         precision, seed, deterministic = saved["precision"], saved["seed"], saved.get("deterministic", False)
+        for leftover in runs.clean_temporaries(folder):
+            log(f"removed {leftover.name}, left by the interrupted run")
     else:
         hp = hparams_lib.resolve(recipe.name, recipe.hparams, config, overrides)
         precision = runtime.resolve_precision(precision)
@@ -168,17 +170,37 @@ def _describe_recipes() -> str:
     return "\n".join(f"{n:<{width}}  {registry.get(n).task:<15} {registry.get(n).description}" for n in names)
 
 
+def _describe_hparams(name, config, overrides) -> str:
+    from zoo import registry
+    from zoo.hparams import resolve
+
+    recipe = registry.get(name)
+    hp = resolve(recipe.name, recipe.hparams, config, overrides)
+    width = max(map(len, hp))
+    lines = [f"{recipe.name}: {recipe.description}", "", f"{'hyperparameter':<{width}}  value (default)  search space"]
+    for key, value in hp.items():
+        default = "" if value == recipe.hparams[key] else f"  (default {recipe.hparams[key]!r})"
+        space = recipe.search_space.get(key)
+        searched = ""
+        if space:
+            searched = "  " + ", ".join(f"{k}={v}" for k, v in space.items())
+        lines.append(f"{key:<{width}}  {value!r}{default}{searched}")
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m zoo.train",
         description="Train a registered recipe (model + data + hyperparameters) and write a run folder "
         "with the best model, history, test metrics and plots.",
         epilog=__doc__.split("\n\n", 1)[1] + "\nHyperparameters: defaults < --config < --set/--epochs/--batch-size. "
-        "See a recipe's keys in the error for an unknown --set key, or in any run's hparams.json.",
+        "`python -m zoo.train RECIPE --show` lists a recipe's keys, values and search space.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("recipe", nargs="?", help="recipe name (see --list)")
     p.add_argument("--list", action="store_true", help="list the registered recipes and exit")
+    p.add_argument("--show", action="store_true", help="print the recipe's final hyperparameters (after --config "
+                   "and --set) and its search space, then exit without training")
     p.add_argument("--epochs", type=int, help="shortcut for --set epochs=N")
     p.add_argument("--batch-size", type=int, help="shortcut for --set batch_size=N")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -206,10 +228,11 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     quiet_tensorflow()
-    try:
+
+    def body():
         if args.list:
             print(_describe_recipes())
-            return 0
+            return
         if not args.recipe:
             from zoo import registry
 
@@ -221,10 +244,14 @@ def main(argv=None) -> int:
             overrides["epochs"] = args.epochs
         if args.batch_size is not None:
             overrides["batch_size"] = args.batch_size
+        config = load_config(args.config) if args.config else None
+        if args.show:
+            print(_describe_hparams(args.recipe, config, overrides))
+            return
         train(
             args.recipe,
             overrides=overrides,
-            config=load_config(args.config) if args.config else None,
+            config=config,
             precision=args.precision,
             data_dir=args.data_dir,
             run_dir=args.run_dir,
@@ -234,12 +261,9 @@ def main(argv=None) -> int:
             resume=args.resume,
             command=" ".join(["python -m zoo.train", *(argv if argv is not None else sys.argv[1:])]),
         )
-        return 0
-    except ZooError as e:
-        if args.debug:
-            raise
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
+
+    try:
+        return run_cli(body, args.debug)
     except KeyboardInterrupt:
         print("\ninterrupted; continue with: python -m zoo.train "
               f"{args.recipe} --resume" + (f" --run-dir {args.run_dir}" if args.run_dir else ""), file=sys.stderr)

@@ -116,7 +116,7 @@ CNN_SPACE = {
         "augment_translate": 0.08,
         "augment_flip": False,
     },
-    search_space={**CNN_SPACE, "augment_translate": {"type": "choice", "values": [0.0, 0.05, 0.1]}},
+    search_space={**CNN_SPACE, "augment_translate": {"type": "choice", "values": [0.0, 0.04, 0.08, 0.12]}},
 )
 def cnn_mnist(hp, info):
     """The headline: a small fast CNN with shift augmentation on MNIST digits (>= 99.3% test accuracy).
