@@ -141,6 +141,18 @@ def test_idx_reader_parses_or_raises_data_error(tmp_path_factory, blob):
         assert arr.ndim == ndim and arr.dtype == np.uint8
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=300))
+def test_npz_reader_parses_or_raises_data_error(tmp_path_factory, blob):
+    path = tmp_path_factory.mktemp("fuzz") / "mnist.npz"
+    path.write_bytes(blob)
+    try:
+        arrays = sources.read_npz(path)
+    except DataError:
+        return
+    assert len(arrays) == 4
+
+
 def test_validation_split_is_fixed_disjoint_and_seed_independent(mnist_dir):
     a = images.mnist(HP, data_dir=str(mnist_dir), seed=0)
     b = images.mnist(HP, data_dir=str(mnist_dir), seed=7)

@@ -188,3 +188,24 @@ def test_deterministic_runs_are_bit_identical(tmp_path, mnist_dir):
     for a, b in zip(*weights):
         np.testing.assert_array_equal(a, b)
     assert sum(w.size for w in weights[0]) > 1000
+
+
+def test_run_folders_of_other_or_unknown_recipes_are_refused(tmp_path, mnist_dir, capsys):
+    from zoo import evaluate
+
+    run_dir = tmp_path / "run"
+    assert train.main(["cnn_mnist", "--epochs", "1", *TINY, "--data-dir", str(mnist_dir), "--run-dir",
+                       str(run_dir)]) == 0
+    capsys.readouterr()
+    # resuming it as another recipe
+    assert train.main(["mlp_mnist", "--resume", "--run-dir", str(run_dir), "--data-dir", str(mnist_dir)]) == 1
+    assert "is a run of cnn_mnist, not mlp_mnist" in capsys.readouterr().err
+    # a run of a recipe this version does not know, given to evaluate and export
+    hp = json.loads((run_dir / "hparams.json").read_text())
+    (run_dir / "hparams.json").write_text(json.dumps({**hp, "recipe": "vit_imagenet"}))
+    from export import __main__ as export_cli
+
+    for main in (evaluate.main, export_cli.main):
+        assert main([str(run_dir), "--data-dir", str(mnist_dir)]) == 1
+        err = capsys.readouterr().err
+        assert "is a run of 'vit_imagenet', which this version of zoo does not know" in err and err.count("\n") == 1

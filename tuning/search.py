@@ -88,11 +88,20 @@ class RecipeHyperModel(kt.HyperModel):
 EXECUTIONS = "executions.jsonl"
 
 
-def _logged(tuner_class):
-    """The tuner class, also appending one JSON line per finished trial to executions.jsonl:
-    which trial ran on which tuner (worker), with what status and score."""
+def _logged(tuner_class, isolate: bool = False):
+    """The tuner class, also appending one JSON line per finished trial to executions.jsonl
+    (which trial ran on which tuner/worker, with what status and score) and, with `isolate`,
+    running each trial's training in a child process (see tuning/trial.py)."""
 
     class Logged(tuner_class):
+        def run_trial(self, trial, *args, **kwargs):
+            if not isolate:
+                return super().run_trial(trial, *args, **kwargs)
+            hm = self.hypermodel
+            values = hm.values(trial.hyperparameters)
+            return [run_isolated(hm, values, self.oracle.objective, execution)
+                    for execution in range(self.executions_per_trial)]
+
         def on_trial_end(self, trial):
             super().on_trial_end(trial)
             line = json.dumps({"trial": trial.trial_id, "tuner_id": self.tuner_id, "status": trial.status,
@@ -104,21 +113,56 @@ def _logged(tuner_class):
     return Logged
 
 
+def run_isolated(hypermodel, values, objective, execution: int) -> dict[str, float]:
+    """Train one execution of a trial in a child process; return its best epoch's metrics."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+
+    def die_with_parent():  # Linux: a killed search does not leave its trial running
+        try:
+            import ctypes
+
+            ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+    import keras
+
+    with tempfile.TemporaryDirectory(prefix="zoo-trial-") as tmp:
+        spec = {"recipe": hypermodel.recipe.name, "values": values, "data_dir": hypermodel.data_dir,
+                "seed": hypermodel.seed + execution, "verbose": hypermodel.verbose, "reseed": True,
+                "precision": keras.mixed_precision.global_policy().name}
+        Path(tmp, "spec.json").write_text(json.dumps(spec))
+        done = subprocess.run([sys.executable, "-m", "tuning.trial", str(Path(tmp, "spec.json")),
+                               str(Path(tmp, "result.json"))], stderr=subprocess.PIPE, text=True,
+                              preexec_fn=die_with_parent if os.name == "posix" else None)
+        if done.returncode != 0:
+            tail = "\n".join(done.stderr.strip().splitlines()[-5:])
+            raise RuntimeError(f"trial process exited with {done.returncode}: {tail}")
+        history = json.loads(Path(tmp, "result.json").read_text())["history"]
+    scores = history[objective.name]
+    best = int(np.argmax(scores) if objective.direction == "max" else np.argmin(scores))
+    return {k: v[best] for k, v in history.items()}
+
+
 def make_tuner(kind: str, hypermodel, *, objective: str, max_trials: int, epochs: int, executions: int,
-               directory: Path, project: str, resume: bool, seed: int):
+               directory: Path, project: str, resume: bool, seed: int, isolate: bool = True):
     if kind not in TUNERS:
         raise UsageError(f"unknown tuner {kind!r}; choose one of {', '.join(TUNERS)}")
     direction = "min" if "loss" in objective else "max"
     common = dict(hypermodel=hypermodel, objective=kt.Objective(objective, direction), directory=str(directory),
                   project_name=project, overwrite=not resume, seed=seed)
     if kind == "random":
-        tuner = _logged(kt.RandomSearch)(max_trials=max_trials, executions_per_trial=executions, **common)
+        tuner = _logged(kt.RandomSearch, isolate)(max_trials=max_trials, executions_per_trial=executions, **common)
     elif kind == "bayesian":
         # keras-tuner's default, 3 random points per dimension, would make a 10-trial search purely random.
         initial = max(2, min(3 * len(hypermodel.space), max_trials // 3))
-        tuner = _logged(kt.BayesianOptimization)(max_trials=max_trials, executions_per_trial=executions,
-                                                 num_initial_points=initial, **common)
-    else:
+        tuner = _logged(kt.BayesianOptimization, isolate)(max_trials=max_trials, executions_per_trial=executions,
+                                                          num_initial_points=initial, **common)
+    else:  # hyperband hands weights from one bracket to the next in memory: trials stay in process
         return _logged(kt.Hyperband)(max_epochs=epochs, factor=3, executions_per_trial=executions, **common)
     start_from_defaults(tuner.oracle, hypermodel)
     return tuner
