@@ -121,7 +121,7 @@ def plot_curves(history: list[dict], path, title: str = "") -> None:
         ax.grid(alpha=0.3)
         ax.legend()
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, y=1.04)  # above the panels' own titles
     _save(fig, path)
 
 
