@@ -173,7 +173,7 @@ def export_model(model32, out: Path, prefix: str, variants, *, x_test, y_test, k
         flex = [o for o in ops if o.startswith("Flex") or o == "CUSTOM"]
         runner = verify.Runner(content)
         probs = runner.predict(x_test)
-        max_diff = float(np.max(np.abs(runner.predict(sample) - keras_probs[: len(sample)])))
+        max_diff = float(np.max(np.abs(probs[: len(sample)] - keras_probs[: len(sample)])))
         acc = float(np.mean(probs.argmax(1) == y_test))
         reason = None
         if flex and not allow_flex:

@@ -27,16 +27,6 @@ from pathlib import Path
 OBJECTIVES = ("val_accuracy", "val_loss", "accuracy", "loss")
 
 
-def is_worker() -> bool:
-    """A keras-tuner distributed worker (not the chief, not a single-process search)."""
-    tuner_id = os.environ.get("KERASTUNER_TUNER_ID")
-    return bool(os.environ.get("KERASTUNER_ORACLE_IP")) and tuner_id not in (None, "chief")
-
-
-def is_chief() -> bool:
-    return bool(os.environ.get("KERASTUNER_ORACLE_IP")) and os.environ.get("KERASTUNER_TUNER_ID") == "chief"
-
-
 def run_search(recipe_name, *, tuner="bayesian", max_trials=10, epochs=None, executions=1,
                objective="val_accuracy", directory=None, resume=False, overrides=None, data_dir=None, seed=0,
                precision="auto", train_best=False, isolate=True, verbose=2, log=print) -> dict:
@@ -67,7 +57,7 @@ def run_search(recipe_name, *, tuner="bayesian", max_trials=10, epochs=None, exe
     folder = Path(directory) if directory else Path("tuner") / recipe.name
     meta = {"recipe": recipe.name, "tuner": tuner, "objective": objective, "fixed": fixed, "epochs": epochs,
             "max_trials": max_trials, "executions_per_trial": executions, "seed": seed}
-    worker = is_worker()
+    worker = search.is_worker()
     if not worker:
         search.check_folder(folder, meta, resume)
 

@@ -88,6 +88,13 @@ class RecipeHyperModel(kt.HyperModel):
 EXECUTIONS = "executions.jsonl"
 
 
+def is_worker() -> bool:
+    """A keras-tuner distributed worker (KERASTUNER_ORACLE_IP set, KERASTUNER_TUNER_ID not 'chief')."""
+    import os
+
+    return bool(os.environ.get("KERASTUNER_ORACLE_IP")) and os.environ.get("KERASTUNER_TUNER_ID") != "chief"
+
+
 def _logged(tuner_class, isolate: bool = False):
     """The tuner class, also appending one JSON line per finished trial to executions.jsonl
     (which trial ran on which tuner/worker, with what status and score) and, with `isolate`,
@@ -171,10 +178,8 @@ def make_tuner(kind: str, hypermodel, *, objective: str, max_trials: int, epochs
 def start_from_defaults(oracle, hypermodel) -> None:
     """Make a new search's first trial the recipe's own values (defaults and --set), so the
     search never reports less than the recipe and later trials are compared against it."""
-    from keras_tuner.src.distribute import utils as dist_utils
-
-    if dist_utils.has_chief_oracle() and not dist_utils.is_chief_oracle():
-        return  # a distributed worker: the chief's oracle decides
+    if is_worker():
+        return  # the chief's oracle decides
     original = oracle.populate_space
     start = {k: hypermodel.recipe.hparams[k] for k in hypermodel.space}
 
