@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -26,7 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from train import cpu_name, update_readme  # noqa: E402
+from train import machine, update_readme  # noqa: E402
 
 
 def checks(report: dict) -> list[tuple[str, bool, str]]:
@@ -94,11 +93,12 @@ def main() -> int:
     code = subprocess.run([sys.executable, "-m", "export", str(run_dir), "--quantize", "all", "--prune", "0.8"],
                           cwd=ROOT).returncode
     report = json.loads((run_dir / "export" / "report.json").read_text())
-    machine = f"{cpu_name()}, {os.cpu_count()} cores"
-    md = table(report, machine)
+    where, details = machine()
+    md = table(report, where)
     results = HERE / "results"
     results.mkdir(exist_ok=True)
-    (results / "export.json").write_text(json.dumps({"machine": machine, "date": time.strftime("%Y-%m-%d"),
+    (results / "export.json").write_text(json.dumps({"machine": where, "machine_details": details,
+                                                     "date": time.strftime("%Y-%m-%d"),
                                                      "run_dir": str(run_dir),
                                                      "checks": checks(report), "report": report}, indent=2) + "\n")
     (results / "export.md").write_text(md + "\n")

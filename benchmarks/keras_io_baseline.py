@@ -9,11 +9,7 @@ and times `model.fit` on this machine, so `benchmarks/train.py` can compare agai
 
 import argparse
 import json
-import os
-import platform
 import time
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def main():
@@ -26,6 +22,7 @@ def main():
     import keras
 
     from zoo.data.images import MNIST
+    from zoo.runtime import describe_machine
 
     (x_train, y_train, x_test, y_test), where = MNIST.load_arrays(args.data_dir)
     x_train = x_train.astype("float32") / 255
@@ -58,7 +55,7 @@ def main():
         "train_seconds": seconds,
         "train_examples_per_second": 54000 * args.epochs / seconds,
         "data": where,
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "machine": describe_machine(),
     }
     print(json.dumps(result, indent=2))
     if args.json:

@@ -22,7 +22,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from train import cpu_name, update_readme  # noqa: E402
+from train import machine, update_readme  # noqa: E402
 
 CASES = [("float32", False), ("mixed_bfloat16", False), ("float32", True), ("mixed_bfloat16", True)]
 
@@ -65,9 +65,9 @@ def main() -> int:
                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
         rows.append({"precision": policy, "batch_norm": bn, "examples_per_second": float(out.stdout.split()[-1])})
         print(rows[-1], flush=True)
-    machine = f"{cpu_name()}, {os.cpu_count()} cores"
+    where, details = machine()
     base = rows[0]["examples_per_second"]
-    lines = [f"Measured {time.strftime('%Y-%m-%d')} on {machine} with `python benchmarks/precision.py`: "
+    lines = [f"Measured {time.strftime('%Y-%m-%d')} on {where} with `python benchmarks/precision.py`: "
              f"`cnn_mnist` network, batch 128, {args.steps} training steps after warm-up.", "",
              "| precision | BatchNorm | examples/s | vs float32 without BatchNorm |", "|---|---|---|---|"]
     for r in rows:
@@ -76,7 +76,8 @@ def main() -> int:
     md = "\n".join(lines)
     results = HERE / "results"
     results.mkdir(exist_ok=True)
-    (results / "precision.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=2) + "\n")
+    (results / "precision.json").write_text(
+        json.dumps({"machine": where, "machine_details": details, "rows": rows}, indent=2) + "\n")
     (results / "precision.md").write_text(md + "\n")
     if not args.no_readme:
         update_readme(md, "precision")

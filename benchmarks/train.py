@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import re
 import subprocess
 import sys
@@ -35,14 +33,12 @@ TARGETS = {  # recipe -> minimum test accuracy (issue #2)
 }
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+def machine() -> tuple[str, dict]:
+    """This machine as one line for the tables (CPU model, cores, speed-relevant flags, GPU) and in detail."""
+    from zoo import runtime
+
+    details = runtime.machine()
+    return runtime.describe_machine(details), details
 
 
 def run_recipe(name: str, seed: int, out: Path, data_dir: str | None) -> dict:
@@ -133,13 +129,13 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     results = [run_recipe(name, seed, out, args.data_dir) for name in args.recipes for seed in args.seeds]
     reference = None if args.no_reference else run_reference(out)
-    machine = f"{cpu_name()}, {os.cpu_count()} cores"
-    md = table(results, reference, machine)
+    where, details = machine()
+    md = table(results, reference, where)
     results_dir = HERE / "results"
     results_dir.mkdir(exist_ok=True)
     (results_dir / "train.json").write_text(json.dumps(
-        {"machine": machine, "date": time.strftime("%Y-%m-%d"), "results": results, "reference": reference},
-        indent=2) + "\n")
+        {"machine": where, "machine_details": details, "date": time.strftime("%Y-%m-%d"), "results": results,
+         "reference": reference}, indent=2) + "\n")
     (results_dir / "train.md").write_text(md + "\n")
     if not args.no_readme:
         update_readme(md)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from train import cpu_name, update_readme  # noqa: E402
+from train import machine, update_readme  # noqa: E402
 
 
 def best_val(run_dir: Path) -> float:
@@ -82,8 +81,10 @@ def main() -> int:
         retrain_run = out / "runs" / f"cnn_mnist-best-{stamp}"
         subprocess.run([sys.executable, "-m", "zoo.train", "cnn_mnist", "--config", str(search_dir / "best_hparams.json"),
                         "--run-dir", str(retrain_run)], check=True, cwd=ROOT)
+        where, details = machine()
         r = {
-            "machine": f"{cpu_name()}, {os.cpu_count()} cores",
+            "machine": where,
+            "machine_details": details,
             "date": time.strftime("%Y-%m-%d"),
             "trials": args.trials,
             "epochs": args.epochs,

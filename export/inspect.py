@@ -55,8 +55,6 @@ def format_info(info: dict) -> str:
 
 
 def main(argv=None) -> int:
-    from zoo.runtime import quiet_tensorflow
-
     p = argparse.ArgumentParser(prog="python -m export.inspect", description=__doc__.split("\n\n")[0],
                                 epilog=__doc__.split("\n\n", 1)[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -64,7 +62,6 @@ def main(argv=None) -> int:
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
     args = p.parse_args(argv)
-    quiet_tensorflow()
     from zoo.errors import run_cli
 
     def body():

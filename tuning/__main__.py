@@ -97,7 +97,7 @@ def run_search(recipe_name, *, tuner="bayesian", max_trials=10, epochs=None, exe
 
 
 def main(argv=None) -> int:
-    from zoo.runtime import PRECISIONS, quiet_tensorflow
+    from zoo.runtime import PRECISIONS
 
     p = argparse.ArgumentParser(prog="python -m tuning", description=__doc__.split("\n\n")[0],
                                 epilog=__doc__.split("\n\n", 1)[1],
@@ -121,7 +121,6 @@ def main(argv=None) -> int:
     p.add_argument("--precision", default="auto", choices=PRECISIONS)
     p.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
     args = p.parse_args(argv)
-    quiet_tensorflow()
     from zoo.errors import run_cli
     from zoo.hparams import parse_overrides
 

@@ -15,17 +15,15 @@ import sys
 
 
 def main(argv=None) -> int:
-    from zoo.runtime import quiet_tensorflow
-
     spec_path, result_path = (argv if argv is not None else sys.argv[1:])[:2]
-    quiet_tensorflow()
     spec = json.loads(open(spec_path, encoding="utf-8").read())
 
-    import keras_tuner as kt
+    from zoo import registry, runs, runtime  # first: imports TensorFlow with its start-up notices held back
+
+    import keras_tuner as kt  # noqa: I001
     import tensorflow as tf
 
     from tuning.search import RecipeHyperModel
-    from zoo import registry, runs, runtime
 
     tf.get_logger().setLevel("ERROR")
     runtime.set_precision(spec["precision"])

@@ -4,11 +4,19 @@
     python -m zoo.train cnn_mnist
 
 Importing `zoo` registers every built-in recipe and makes its model classes
-known to `keras.saving.load_model`.
+known to Keras, so `import zoo; keras.saving.load_model("runs/.../model.keras")`
+works in a fresh interpreter. TensorFlow is imported here with its C++ start-up
+notices held back (`zoo.runtime.startup_messages()`; the commands print them
+with `--debug`).
 """
 
 __version__ = "0.1.0"
 
+from zoo import runtime as _runtime  # noqa: E402
+
+_runtime.import_tensorflow()  # before Keras, so its start-up notices are held back
+
+import zoo.models  # noqa: E402,F401  (registers the recipes and the model classes)
 from zoo.registry import Recipe, get, list_recipes, recipe  # noqa: E402
 
 __all__ = ["Recipe", "get", "list_recipes", "recipe", "__version__"]

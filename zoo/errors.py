@@ -33,9 +33,15 @@ class TrainingDiverged(ZooError):
 
 def run_cli(call, debug: bool = False) -> int:
     """Run a command's body: a `ZooError` becomes `error: ...` on one line and its exit code
-    (the traceback only with `--debug`). An int returned by `call` is the exit code; anything else means 0."""
+    (the traceback only with `--debug`, which also shows TensorFlow's start-up messages). An int returned by `call` is the exit code; anything else means 0."""
     import sys
 
+    if debug:
+        from zoo.runtime import startup_messages
+
+        held = startup_messages()
+        if held:
+            print("TensorFlow start-up messages (hidden without --debug):\n" + held.rstrip(), file=sys.stderr)
     try:
         code = call()
         return code if isinstance(code, int) and not isinstance(code, bool) else 0

@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 from zoo.errors import RunDirError, run_cli
-from zoo.runtime import quiet_tensorflow
 
 
 def evaluate(run_dir, data_dir=None, write: bool = False, log=print) -> dict:
@@ -57,7 +56,6 @@ def main(argv=None) -> int:
     p.add_argument("--write", action="store_true", help="refresh the report files and metrics.json in the run folder")
     p.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
     args = p.parse_args(argv)
-    quiet_tensorflow()
     return run_cli(lambda: evaluate(args.run_dir, data_dir=args.data_dir, write=args.write), args.debug)
 
 

@@ -140,7 +140,6 @@ def _check_space_entry(r: Recipe, key: str, spec: Mapping[str, Any]) -> None:
 
 def get(name: str) -> Recipe:
     """The recipe called `name`; an unknown name lists the known ones."""
-    _load_builtin()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -154,10 +153,5 @@ def get(name: str) -> Recipe:
 
 def list_recipes(task: str | None = None) -> list[str]:
     """Sorted names of the registered recipes, optionally of one task kind."""
-    _load_builtin()
     return sorted(n for n, r in _REGISTRY.items() if task is None or r.task == task)
 
-
-def _load_builtin() -> None:
-    # The built-in model families register their recipes when imported.
-    import zoo.models  # noqa: F401

@@ -170,8 +170,6 @@ def load_model(path: str | os.PathLike):
     """`keras.saving.load_model` with a clear error for a missing, truncated or foreign file."""
     import keras
 
-    import zoo.models  # noqa: F401  (registers the model classes)
-
     path = Path(path)
     if not path.is_file():
         raise RunDirError(f"{path} is missing")

@@ -1,28 +1,112 @@
-"""Runtime set-up: precision policy, seeding and determinism, quiet TensorFlow logs."""
+"""Runtime set-up: quiet TensorFlow start-up, precision policy, seeding, what machine this is."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
+import re
+import sys
+import tempfile
 from pathlib import Path
 
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 
+# TensorFlow's C++ start-up lines that are notices, not errors: printed straight to the process's stderr
+# (file descriptor 2) before Python's logging exists, so TF_CPP_MIN_LOG_LEVEL does not hide them in TF 2.21.
+STARTUP_NOISE = re.compile(
+    "|".join([
+        r"All log messages before absl::InitializeLog\(\) is called are written to STDERR",
+        r"cudart_stub\.cc.*Could not find cuda drivers",
+        r"failed call to cuInit",
+        r"cuda_diagnostics\.cc",
+        r"cpu_feature_guard\.cc.*optimized to use available CPU instructions",
+        r"^To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags\.",
+        r"oneDNN custom operations are on",
+        r"Unable to register cu(DNN|FFT|BLAS) factory",
+        r"computation placer already registered",
+        r"TF-TRT Warning: Could not find TensorRT",
+    ])
+)
+_held_back: list[str] = []  # the start-up lines hidden from the user; `--debug` prints them
 
-def quiet_tensorflow() -> None:
-    """Hide TensorFlow's C++ start-up chatter (set before TensorFlow is imported)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+@contextlib.contextmanager
+def _stderr_captured(sink: list[str]):
+    """Send file descriptor 2 (C++ and Python writes alike) to a temporary file; append its text to `sink`."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            sink.append(tmp.read().decode("utf-8", "replace"))
 
 
-def cpu_flags() -> set[str]:
+def import_tensorflow():
+    """Import TensorFlow and find its devices with the start-up notices held back.
+
+    Lines that match `STARTUP_NOISE` are kept for `startup_messages()` (the command-line programs print
+    them with `--debug`); every other line, a real error included, is passed on to stderr as it came.
+    """
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    captured: list[str] = []
+    with _stderr_captured(captured):
+        import tensorflow as tf
+
+        tf.config.list_physical_devices("GPU")  # CUDA's "failed call to cuInit" comes here, not at import
+    held, passed = split_startup_output(captured[0])
+    _held_back.extend(held)
+    sys.stderr.write("".join(passed))
+    return tf
+
+
+def split_startup_output(text: str) -> tuple[list[str], list[str]]:
+    """(notices to hold back, lines to pass on) of what TensorFlow printed while starting."""
+    held, passed = [], []
+    for line in text.splitlines(keepends=True):
+        (held if STARTUP_NOISE.search(line) else passed).append(line)
+    return held, passed
+
+
+def startup_messages() -> str:
+    """The TensorFlow start-up lines `import_tensorflow` held back."""
+    return "".join(_held_back)
+
+
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's fields from /proc/cpuinfo (empty where there is none, as on macOS)."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        return set()
+        return {}
+    info: dict[str, str] = {}
     for line in text.splitlines():
-        if line.startswith("flags"):
-            return set(line.split(":", 1)[1].split())
-    return set()
+        if not line.strip():
+            break
+        key, _, value = line.partition(":")
+        info[key.strip()] = value.strip()
+    return info
+
+
+def cpu_flags() -> set[str]:
+    return set(_cpuinfo().get("flags", "").split())
+
+
+def cpu_model() -> str:
+    info = _cpuinfo()
+    return info.get("model name") or platform.processor() or platform.machine()
+
+
+# The instruction-set extensions that decide how fast (and in which precision) TensorFlow runs on a CPU.
+SPEED_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "avx512_fp16", "amx_bf16",
+               "amx_int8")
 
 
 def gpu_compute_capability():
@@ -82,14 +166,43 @@ def versions() -> dict[str, str]:
     }
 
 
-def machine() -> str:
-    cc = None
+def machine() -> dict:
+    """What a run or a benchmark ran on: CPU model and the flags that matter for speed, cores, GPU."""
+    flags = cpu_flags()
+    gpu = None
     try:
-        cc = gpu_compute_capability()
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            details = tf.config.experimental.get_device_details(gpus[0])
+            cc = details.get("compute_capability")
+            gpu = {"name": details.get("device_name", "GPU"), "count": len(gpus),
+                   "compute_capability": f"{cc[0]}.{cc[1]}" if cc else None}
     except Exception:  # noqa: BLE001 - informative only
         pass
-    cpu = platform.processor() or platform.machine()
-    text = f"{cpu}, {os.cpu_count()} cores"
-    if cc is not None:
-        text += f", GPU compute capability {cc[0]}.{cc[1]}"
+    return {
+        "cpu": cpu_model(),
+        "cpu_flags": [f for f in SPEED_FLAGS if f in flags],
+        "native_bf16": bool(flags & {"avx512_bf16", "amx_bf16"}),
+        "cores": os.cpu_count(),
+        "arch": platform.machine(),
+        "os": platform.platform(),
+        "gpu": gpu,
+    }
+
+
+def describe_machine(m: dict | None = None) -> str:
+    """One line for reports: `AMD EPYC, 2 cores (avx2, fma; no AVX-512, no native bf16)`."""
+    m = m or machine()
+    flags = m.get("cpu_flags", [])
+    notes = ", ".join(flags) or "no AVX2"
+    if not any(f.startswith("avx512") for f in flags):
+        notes += "; no AVX-512"
+    if not m.get("native_bf16"):
+        notes += ", no native bf16"
+    text = f"{m['cpu']}, {m['cores']} cores ({notes})"
+    if m.get("gpu"):
+        g = m["gpu"]
+        text += f", {g['count']} x {g['name']} (compute capability {g['compute_capability']})"
     return text
