@@ -59,8 +59,8 @@ def test_sigkill_at_a_random_point_then_resume(seed, tmp_path):
     proc.wait()
     if (run_dir / "metrics.json").exists():
         pytest.skip("the run finished before the kill landed")
-    resumed = subprocess.run([sys.executable, "-m", "zoo.train", "cnn_mnist", "--resume", "--run-dir", str(run_dir),
-                              "--data-dir", str(data)], cwd=ROOT, capture_output=True, text=True)
+    # what a user does: the same command again, with --resume added
+    resumed = subprocess.run(train_cmd(data, run_dir, 12, "--resume"), cwd=ROOT, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert_clean_and_complete(run_dir, 12)
 

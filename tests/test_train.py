@@ -43,6 +43,10 @@ def test_run_folder_has_everything(finished_run):
     assert saved["recipe"] == "cnn_mnist" and saved["seed"] == 1 and saved["precision"] == "float32"
     assert saved["hparams"]["filters"] == 4 and saved["hparams"]["epochs"] == 2
     assert {"tensorflow", "keras"} <= set(saved["versions"]) and saved["data"]["num_classes"] == 10
+    machine = saved["machine"]  # what the speed numbers depend on: CPU model and flags, cores, GPU
+    assert machine["cpu"] == runtime.cpu_model() and machine["cores"] >= 1
+    assert machine["cpu_flags"] == [f for f in runtime.SPEED_FLAGS if f in runtime.cpu_flags()]
+    assert machine["native_bf16"] == bool(runtime.cpu_flags() & {"avx512_bf16", "amx_bf16"}) and "gpu" in machine
     assert saved["command"].startswith("python -m zoo.train cnn_mnist --epochs 2")
     metrics = json.loads((run / "metrics.json").read_text())
     for key in ("test_accuracy", "test_loss", "epochs_run", "train_seconds", "train_examples_per_second",
@@ -159,6 +163,53 @@ def test_killed_run_resumes_and_finishes_all_epochs(tmp_path, mnist_dir, monkeyp
     rows = list(csv.DictReader((run / "history.csv").open()))
     assert [r["epoch"] for r in rows] == ["1", "2", "3", "4"]
     assert result.metrics["epochs_run"] == 4 and result.hparams["filters"] == 4
+
+
+def _interrupt_after_epoch(monkeypatch, last):
+    real = callbacks.RunCheckpoint.on_epoch_end
+
+    def dying(self, epoch, logs=None):
+        real(self, epoch, logs)
+        if epoch == last - 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(callbacks.RunCheckpoint, "on_epoch_end", dying)
+    return lambda: monkeypatch.setattr(callbacks.RunCheckpoint, "on_epoch_end", real)
+
+
+def test_resume_accepts_the_command_that_started_the_run(tmp_path, mnist_dir, capsys, monkeypatch):
+    """Up-arrow, add --resume: the options of the original command are accepted when their values agree."""
+    start = ["mlp_mnist", "--epochs", "3", "--set", "units=16", "--batch-size", "32", "--seed", "1",
+             "--precision", "float32", "--data-dir", str(mnist_dir), "--run-dir", str(tmp_path / "run")]
+    undo = _interrupt_after_epoch(monkeypatch, 2)
+    code, _, err = run_cli(train.main, start, capsys)
+    assert code == 130 and "continue with: python -m zoo.train mlp_mnist --epochs 3" in err and "--resume" in err
+    undo()
+    code, _, err = run_cli(train.main, start + ["--resume"], capsys)
+    assert code == 0, err
+    rows = list(csv.DictReader((tmp_path / "run" / "history.csv").open()))
+    assert [r["epoch"] for r in rows] == ["1", "2", "3"]
+    saved = json.loads((tmp_path / "run" / "hparams.json").read_text())
+    assert saved["seed"] == 1 and saved["hparams"]["units"] == 16
+
+
+@pytest.mark.parametrize("change,message", [
+    (["--epochs", "5"], "epochs is 3 in the run, 5 on the command line (the learning-rate schedule was laid out"),
+    (["--set", "units=32"], "units is 16 in the run, 32 on the command line"),
+    (["--seed", "2"], "--seed is 1 in the run, 2 on the command line"),
+    (["--precision", "mixed_bfloat16"], "--precision is 'float32' in the run, 'mixed_bfloat16' on the command line"),
+])
+def test_resume_refuses_a_changed_setting_naming_it(change, message, tmp_path, mnist_dir, capsys, monkeypatch):
+    run = tmp_path / "run"
+    start = ["mlp_mnist", "--epochs", "3", "--set", "units=16", "--batch-size", "32", "--seed", "1",
+             "--precision", "float32", "--data-dir", str(mnist_dir), "--run-dir", str(run)]
+    _interrupt_after_epoch(monkeypatch, 1)
+    assert run_cli(train.main, start, capsys)[0] == 130
+    before = (run / "backup" / "state.json").read_text()
+    code, _, err = run_cli(train.main, start + change + ["--resume"], capsys)
+    assert code == 2 and err.startswith("error: --resume continues a run with the settings it started with")
+    assert message in err and err.count("\n") == 1
+    assert (run / "backup" / "state.json").read_text() == before  # nothing touched
 
 
 def test_resume_restores_weights_and_optimizer_state(tmp_path, mnist_dir):

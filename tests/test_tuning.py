@@ -188,7 +188,8 @@ def test_in_process_trials_are_bounded(tmp_path, mnist_dir, monkeypatch):
 
     monkeypatch.setattr(search.RecipeHyperModel, "fit", measuring_fit)
     run(tmp_path, mnist_dir, max_trials=8)
-    per_trial = (rss[-1] - rss[2]) / 5
+    # the fitted slope, not the end points: one late jump of the allocator's arenas does not decide it
+    per_trial = float(np.polyfit(np.arange(len(rss) - 2), rss[2:], 1)[0])
     assert per_trial < 15, f"RSS grew {per_trial:.1f} MB per trial: {[round(r) for r in rss]}"
 
 

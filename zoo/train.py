@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import shlex
 import shutil
 import sys
 import time
@@ -21,7 +22,7 @@ from typing import Any, Callable, Mapping, Optional
 
 from zoo import runs
 from zoo.errors import RunDirError, TrainingDiverged, UsageError, run_cli
-from zoo.runtime import PRECISIONS, quiet_tensorflow
+from zoo.runtime import PRECISIONS
 
 
 @dataclasses.dataclass
@@ -36,27 +37,29 @@ def train(
     *,
     overrides: Optional[Mapping[str, Any]] = None,
     config: Optional[Mapping[str, Any]] = None,
-    precision: str = "auto",
+    precision: Optional[str] = None,
     data_dir: Optional[str] = None,
     run_dir: Optional[str] = None,
     runs_root: str = "runs",
-    seed: int = 0,
-    deterministic: bool = False,
+    seed: Optional[int] = None,
+    deterministic: Optional[bool] = None,
     resume: bool = False,
     verbose: Optional[int] = None,
     log: Callable[[str], None] = print,
     command: Optional[str] = None,
 ) -> TrainResult:
-    """Train `recipe_name` end to end; the library form of `python -m zoo.train`."""
+    """Train `recipe_name` end to end; the library form of `python -m zoo.train`.
+
+    `precision` (default "auto"), `seed` (default 0) and `deterministic` (default False) left as None take their
+    defaults in a new run and the run's saved values with `resume`; given with `resume`, they (like `overrides` and
+    `config`) must equal the saved values, so the command that started a run continues it with `--resume` added.
+    """
     from zoo import hparams as hparams_lib
     from zoo import registry, runtime
     from zoo.tasks import get_task
 
     recipe = registry.get(recipe_name)
     if resume:
-        if overrides or config:
-            raise UsageError("--resume continues a run with its saved hyperparameters; drop --set/--config/--epochs/"
-                             "--batch-size, or start a new run to change them")
         folder = Path(run_dir) if run_dir else runs.latest_unfinished(runs_root, recipe.name)
         saved = runs.load_run(folder, need_model=False)
         if saved["recipe"] != recipe.name:
@@ -64,12 +67,15 @@ def train(
         if (folder / runs.METRICS).exists():
             raise RunDirError(f"{folder} has finished already; re-evaluate it with python -m zoo.evaluate {folder}")
         hp = hparams_lib.resolve(recipe.name, recipe.hparams, saved["hparams"])
+        _check_resume_matches(recipe, hp, saved, config, overrides, precision, seed, deterministic)
         precision, seed, deterministic = saved["precision"], saved["seed"], saved.get("deterministic", False)
         for leftover in runs.clean_temporaries(folder):
             log(f"removed {leftover.name}, left by the interrupted run")
     else:
         hp = hparams_lib.resolve(recipe.name, recipe.hparams, config, overrides)
-        precision = runtime.resolve_precision(precision)
+        precision = runtime.resolve_precision(precision or "auto")
+        seed = seed or 0
+        deterministic = bool(deterministic)
         if run_dir:
             runs.check_run_dir_free(run_dir)
         folder = None
@@ -162,6 +168,27 @@ def train(
     return TrainResult(folder, metrics, hp)
 
 
+def _check_resume_matches(recipe, hp, saved, config, overrides, precision, seed, deterministic) -> None:
+    """Refuse `--resume` with an option whose value differs from the run's (the same values are fine)."""
+    from zoo import hparams as hparams_lib
+
+    given = hparams_lib.resolve(recipe.name, recipe.hparams, config, overrides)  # type-checks the command line
+    differ = [(key, hp[key], given[key]) for key in {**(config or {}), **(overrides or {})} if given[key] != hp[key]]
+    if precision not in (None, "auto") and precision != saved["precision"]:
+        differ.append(("--precision", saved["precision"], precision))
+    if seed is not None and seed != saved["seed"]:
+        differ.append(("--seed", saved["seed"], seed))
+    if deterministic and not saved.get("deterministic", False):
+        differ.append(("--deterministic", False, True))
+    if not differ:
+        return
+    what = "; ".join(f"{key} is {old!r} in the run, {new!r} on the command line" for key, old, new in differ)
+    why = (" (the learning-rate schedule was laid out for the run's epochs, so a run cannot be lengthened)"
+           if any(key == "epochs" for key, *_ in differ) else "")
+    raise UsageError(f"--resume continues a run with the settings it started with, and this command changes them: "
+                     f"{what}{why}. Drop or match those options, or start a new run without --resume")
+
+
 def _describe_recipes() -> str:
     from zoo import registry
 
@@ -207,19 +234,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override one hyperparameter (repeatable); type-checked against the recipe's default")
     p.add_argument("--config", metavar="FILE", help="JSON or YAML hyperparameters (a run's hparams.json or a "
                    "search's best_hparams.json work as they are)")
-    p.add_argument("--precision", default="auto", choices=PRECISIONS,
+    p.add_argument("--precision", choices=PRECISIONS,
                    help="auto: mixed_float16 on a GPU with compute capability 7.0+, mixed_bfloat16 on a CPU "
-                   "with native bf16 (AVX512_BF16/AMX), else float32 (default: auto)")
+                   "with native bf16 (AVX512_BF16/AMX), else float32 (default: auto; with --resume, the run's)")
     p.add_argument("--data-dir", metavar="DIR", help="folder with the dataset's standard files (else $ZOO_DATA_DIR, "
                    "the bundled copy, the Keras cache, system folders, then a tfds download)")
     p.add_argument("--run-dir", metavar="DIR", help="run folder to create (default runs/RECIPE/TIMESTAMP) or, with "
                    "--resume, to continue")
     p.add_argument("--runs-root", default="runs", metavar="DIR", help="parent of default run folders (default runs)")
-    p.add_argument("--seed", type=int, default=0, help="random seed for weights, shuffling and augmentation")
-    p.add_argument("--deterministic", action="store_true",
+    p.add_argument("--seed", type=int, help="random seed for weights, shuffling and augmentation (default 0; "
+                   "with --resume, the run's)")
+    p.add_argument("--deterministic", action="store_true", default=None,
                    help="enable TensorFlow op determinism: same seed, bit-identical weights on CPU (slower)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run (--run-dir, or the newest "
-                   "unfinished run of the recipe) from its last finished epoch")
+                   "unfinished run of the recipe) from its last finished epoch; the command that started the run "
+                   "works with --resume added (options that change the run's settings are refused)")
     p.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
     return p
 
@@ -227,7 +256,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    quiet_tensorflow()
 
     def body():
         if args.list:
@@ -265,8 +293,9 @@ def main(argv=None) -> int:
     try:
         return run_cli(body, args.debug)
     except KeyboardInterrupt:
-        print("\ninterrupted; continue with: python -m zoo.train "
-              f"{args.recipe} --resume" + (f" --run-dir {args.run_dir}" if args.run_dir else ""), file=sys.stderr)
+        given = list(argv if argv is not None else sys.argv[1:])
+        print("\ninterrupted; continue with: " + shlex.join(["python", "-m", "zoo.train", *given,
+                                                             *([] if args.resume else ["--resume"])]), file=sys.stderr)
         return 130
 
 
