@@ -124,6 +124,10 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
             "meaning": "class probabilities (softmax); index i is line i of labels.txt",
         },
         "labels": labels,
+        "saved_model": {"dir": "saved_model", "signature": tflite.SIGNATURE, "input": tflite.INPUT_NAME,
+                        "input_shape": [None, *info.input_shape], "output": "probabilities",
+                        "note": "for serving (TF Serving, tf.saved_model.load): any batch size; the .tflite "
+                                "files take the fixed batch in `input.shape`"},
         "files": {name: r["io"] for name, r in results.items()},
         "note": "int8 files with integer I/O: q = round(x / scale) + zero_point on input, "
                 "(q - zero_point) * scale on output, with the scale and zero point given per file.",
@@ -140,22 +144,38 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
 
 def export_model(model32, out: Path, prefix: str, variants, *, x_test, y_test, keras_probs, keras_acc, batch,
                  input_shape, representative, int8_io, allow_flex, latency_runs, log, reference_acc=None):
-    """SavedModel + each TFLite variant of one float32 model; returns (artifacts, failures)."""
-    import numpy as np
-
-    from export import prune as pruning
-    from export import tflite, verify
-    from zoo import runs
+    """Serving SavedModel + each TFLite variant of one float32 model; returns (artifacts, failures)."""
+    from export import tflite
 
     sm_dir = out / f"saved_model{'_' + prefix.rstrip('_') if prefix else ''}"
     tmp_sm = Path(tempfile.mkdtemp(prefix=f".{sm_dir.name}.", dir=out))
-    try:  # written beside, then moved into place
-        tflite.write_saved_model(model32, input_shape, tmp_sm, batch=batch)
+    try:  # the serving SavedModel (any batch size): written beside, then moved into place
+        tflite.write_saved_model(model32, input_shape, tmp_sm, batch=None)
         if sm_dir.exists():
             shutil.rmtree(sm_dir)
         os.replace(tmp_sm, sm_dir)
     finally:
         shutil.rmtree(tmp_sm, ignore_errors=True)
+    # The converter's input: the same model with a fixed batch (no shape ops), deleted after conversion.
+    fixed_sm = Path(tempfile.mkdtemp(prefix=f".{sm_dir.name}_fixed_batch.", dir=out))
+    try:
+        tflite.write_saved_model(model32, input_shape, fixed_sm, batch=batch)
+        return _convert_and_verify(model32, fixed_sm, out, prefix, variants, x_test=x_test, y_test=y_test,
+                                   keras_probs=keras_probs, keras_acc=keras_acc, int8_io=int8_io,
+                                   representative=representative, allow_flex=allow_flex, latency_runs=latency_runs,
+                                   log=log, reference_acc=reference_acc)
+    finally:
+        shutil.rmtree(fixed_sm, ignore_errors=True)
+
+
+def _convert_and_verify(model32, fixed_sm: Path, out: Path, prefix: str, variants, *, x_test, y_test, keras_probs,
+                        keras_acc, int8_io, representative, allow_flex, latency_runs, log, reference_acc):
+    """Convert each variant from the fixed-batch SavedModel, run it with LiteRT, keep the files that pass."""
+    import numpy as np
+
+    from export import prune as pruning
+    from export import tflite, verify
+    from zoo import runs
 
     sparsity = pruning.sparsity_of(pruning.prunable_kernels(model32))
     sample = x_test[:PARITY_EXAMPLES]
@@ -165,7 +185,7 @@ def export_model(model32, out: Path, prefix: str, variants, *, x_test, y_test, k
         name = f"model_{prefix}{variant}.tflite"
         log(f"converting {name} ...")
         try:
-            content = tflite.convert(sm_dir, variant, representative, int8_io=int8_io, allow_flex=allow_flex)
+            content = tflite.convert(fixed_sm, variant, representative, int8_io=int8_io, allow_flex=allow_flex)
         except Exception as e:  # noqa: BLE001 - converter errors are long; keep the first line
             failures[variant] = f"conversion failed: {str(e).strip().splitlines()[0][:300]}"
             continue
@@ -225,8 +245,7 @@ def report_markdown(report: dict) -> str:
 
 
 def main(argv=None) -> int:
-    from zoo.runtime import quiet_tensorflow
-
+    
     p = argparse.ArgumentParser(prog="python -m export", description=__doc__.split("\n\n")[0],
                                 epilog=__doc__.split("\n\n", 1)[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -248,7 +267,6 @@ def main(argv=None) -> int:
     p.add_argument("--latency-runs", type=int, default=200, help="timed runs per latency measurement (default 200)")
     p.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
     args = p.parse_args(argv)
-    quiet_tensorflow()
     from zoo.errors import run_cli
 
     def body():

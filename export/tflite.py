@@ -1,9 +1,11 @@
 """SavedModel and TFLite conversion: phone-ready graphs with builtin ops and a fixed batch.
 
 The model is rebuilt under the float32 policy (so mixed-precision runs export float32
-inputs and outputs) and exported with a fixed-batch `input_signature`: with a dynamic
-batch even a plain Flatten leaves SHAPE / STRIDED_SLICE / PACK ops in the TFLite graph,
-which GPU and NPU delegates reject.
+inputs and outputs). Two SavedModels come of it: the one shipped for serving (TF
+Serving, `tf.saved_model.load`) takes any batch size, and a fixed-batch one, made only
+as the TFLite converter's input and then deleted: with a dynamic batch even a plain
+Flatten leaves SHAPE / STRIDED_SLICE / PACK ops in the TFLite graph, which GPU and NPU
+delegates reject.
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ def float32_clone(model, input_shape):
     return clone
 
 
-def write_saved_model(model, input_shape, path: Path, batch: int = 1) -> None:
-    """Export `model` as a SavedModel whose `serving_default` takes float32 `input` of shape (batch, *input_shape)."""
+def write_saved_model(model, input_shape, path: Path, batch: Optional[int] = None) -> None:
+    """Export `model` as a SavedModel whose `serving_default` takes float32 `input` of shape (batch, *input_shape);
+    `batch=None` (serving) accepts any batch size, an int fixes it (the TFLite conversion's input)."""
     import keras
     import tensorflow as tf
 

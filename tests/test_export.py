@@ -54,6 +54,25 @@ def test_every_variant_is_written_and_verified(exported):
     assert {"report.json", "report.md", "labels.txt", "signature.json"} <= {p.name for p in out.iterdir()}
 
 
+def test_serving_saved_model_takes_any_batch_size(exported):
+    """TF Serving / batch inference: `saved_model/` has a dynamic batch; the fixed-batch graph is not shipped."""
+    import tensorflow as tf
+
+    run, data, _ = exported
+    model = runs.load_model(run / "model.keras")
+    x, _ = next(iter(zoo.get("cnn_mnist").data(json.loads((run / "hparams.json").read_text())["hparams"],
+                                               data_dir=str(data)).test))
+    serve = tf.saved_model.load(str(run / "export" / "saved_model")).signatures["serving_default"]
+    assert serve.structured_input_signature[1]["input"].shape.as_list() == [None, 28, 28, 1]
+    for n in (1, 5, len(x)):
+        out = serve(input=tf.constant(x[:n], tf.float32))["probabilities"].numpy()
+        assert out.shape == (n, 10) and out.dtype == np.float32
+        np.testing.assert_allclose(out, np.asarray(model(x[:n])), atol=1e-5)
+    assert [p.name for p in (run / "export").iterdir() if "saved_model" in p.name] == ["saved_model"]
+    sig = json.loads((run / "export" / "signature.json").read_text())["saved_model"]
+    assert sig["input_shape"] == [None, 28, 28, 1] and sig["signature"] == "serving_default"
+
+
 def test_float32_tflite_matches_keras_within_1e_5(exported):
     run, data, _ = exported
     model = runs.load_model(run / "model.keras")
