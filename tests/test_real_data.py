@@ -1,6 +1,8 @@
 """Opt-in checks on the real datasets (`pytest -m slow`); the benchmarks measure the targets."""
 
+import hashlib
 import os
+from pathlib import Path
 
 import pytest
 
@@ -27,3 +29,16 @@ def test_one_epoch_of_cnn_mnist_on_real_mnist(tmp_path):
     result = train("cnn_mnist", overrides={"epochs": 1}, run_dir=str(tmp_path / "run"), verbose=0,
                    log=lambda s: None)
     assert result.metrics["test_accuracy"] >= 0.98
+
+
+SHARED_CIFAR = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10"
+
+
+@pytest.mark.skipif(not SHARED_CIFAR.is_dir(), reason="the staged CIFAR-10 copy (../shared/data/cifar10) is absent")
+def test_staged_cifar10_reads_as_its_readme_says():
+    """The staged copy's published sha256 of the arrays, read through the zoo's own (restricted) reader."""
+    (x_train, y_train, x_test, y_test), where = images.CIFAR10.load_arrays(str(SHARED_CIFAR))
+    assert x_train.shape == (50000, 32, 32, 3) and x_test.shape == (10000, 32, 32, 3)
+    assert hashlib.sha256(x_train.tobytes()).hexdigest().startswith("5aaf8a2cf2e577ff4dbb15e4f368840f")
+    assert hashlib.sha256(y_test.astype("uint8").tobytes()).hexdigest().startswith("bcb0228c70fcd46ed2fcaa2447a1b211")
+    assert list(y_train[:10]) == [6, 9, 9, 4, 1, 1, 2, 7, 8, 3]

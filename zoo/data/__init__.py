@@ -24,6 +24,8 @@ class DataInfo:
     input_dtype: str = "float32"
     input_range: tuple[float, float] = (0.0, 255.0)
     preprocessing: str = ""
+    channel_mean: tuple[float, ...] = ()  # per-channel pixel mean / std of the training split (0..255 scale)
+    channel_std: tuple[float, ...] = ()
 
     @property
     def num_classes(self) -> int:
@@ -43,6 +45,6 @@ class Datasets:
     info: DataInfo
 
 
-from zoo.data.images import fashion_mnist, mnist  # noqa: E402  (re-exported for recipes)
+from zoo.data.images import cifar10, fashion_mnist, mnist  # noqa: E402  (re-exported for recipes)
 
-__all__ = ["DataInfo", "Datasets", "mnist", "fashion_mnist"]
+__all__ = ["DataInfo", "Datasets", "mnist", "fashion_mnist", "cifar10"]
