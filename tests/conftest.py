@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import pickle
 import struct
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -38,6 +39,8 @@ def synthetic_images(n: int, shape=(28, 28), num_classes: int = 10, seed: int = 
         row = (k * h) // num_classes
         x[i, row : row + max(2, h // num_classes), :] += 180
         x[i, :, (k * 7) % w] += 60
+        if len(shape) == 3:  # colour: the class also tints one channel
+            x[i, ..., k % shape[2]] += 15
     return np.clip(x, 0, 255).astype(np.uint8), y.astype(np.uint8)
 
 
@@ -52,8 +55,27 @@ def write_mnist_like(folder, n_train: int = 320, n_test: int = 80, seed: int = 0
     return folder
 
 
+def cifar_batch(x: np.ndarray, y: np.ndarray, label: str = "batch") -> bytes:
+    """A CIFAR-10 python batch as the official files hold it: bytes keys, (N, 3072) uint8 rows of R, G, B planes."""
+    rows = np.ascontiguousarray(x.transpose(0, 3, 1, 2).reshape(len(x), 3072), dtype=np.uint8)
+    return pickle.dumps({b"batch_label": label.encode(), b"labels": [int(v) for v in y], b"data": rows,
+                         b"filenames": [b"%d.png" % i for i in range(len(x))]}, protocol=2)
+
+
+def write_cifar_like(folder, n_per_batch: int = 60, n_test: int = 80, seed: int = 0):
+    """`folder/cifar-10-batches-py/` with five small training batches and a test batch of learnable images."""
+    batches = folder / "cifar-10-batches-py"
+    batches.mkdir(parents=True, exist_ok=True)
+    x, y = synthetic_images(5 * n_per_batch + n_test, shape=(32, 32, 3), seed=seed)
+    for k in range(5):
+        part = slice(k * n_per_batch, (k + 1) * n_per_batch)
+        (batches / f"data_batch_{k + 1}").write_bytes(cifar_batch(x[part], y[part], f"training batch {k + 1} of 5"))
+    (batches / "test_batch").write_bytes(cifar_batch(x[5 * n_per_batch:], y[5 * n_per_batch:], "testing batch"))
+    return folder
+
+
 # data function name -> writer of a small synthetic copy in the dataset's standard format
-FAKE_WRITERS = {"mnist": write_mnist_like, "fashion_mnist": write_mnist_like}
+FAKE_WRITERS = {"mnist": write_mnist_like, "fashion_mnist": write_mnist_like, "cifar10": write_cifar_like}
 
 
 def fake_data_dir(recipe, folder):
@@ -72,7 +94,22 @@ TINY = {
     "dense_units": 16,
     "validation_fraction": 0.2,
     "augment_translate": 0.0,
+    "augment_crop": 0,
+    "augment_cutout": 0,
+    "width": 4,
 }
+
+
+# Recipes that cost minutes on 2 cores even when tiny; the default run covers their family through a smaller sibling.
+HEAVY = {"resnet56_cifar10": "resnet20_cifar10 covers the family in the default run"}
+
+
+def recipe_params(names):
+    """pytest parameters over recipe names, the heavy ones marked slow (run with `pytest -m slow`)."""
+    return [pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n for n in names]
+
+
+QUIET_TRAIN = dict(precision="float32", verbose=0, log=lambda s: None)  # train.train(...) without output
 
 
 def tiny_overrides(recipe, **more):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import zoo
-from conftest import fake_data_dir, tiny_overrides
+from conftest import fake_data_dir, recipe_params, tiny_overrides
 from export import __main__ as export_cli
 from export import inspect as inspect_cli
 from export import prune, tflite, verify
@@ -212,10 +212,12 @@ def test_masks_hold_through_optimizer_updates():
     assert pruner.strip() == pytest.approx(0.5, abs=0.01)
 
 
-@pytest.mark.parametrize("name", zoo.list_recipes("classification"))
+@pytest.mark.parametrize("name", recipe_params(zoo.list_recipes("classification")))
 def test_every_classification_recipe_exports(name, tmp_path):
     run, data = tiny_run(tmp_path, name=name, epochs=6)  # confident enough that int8 rounding rarely flips argmax
     report = do_export(run, data, variants=["float32", "int8"])
     assert report["failures"] == {}
     assert report["artifacts"]["model_float32.tflite"]["max_abs_diff_vs_keras"] <= 1e-5
     assert report["artifacts"]["model_int8.tflite"]["argmax_agreement_vs_keras"] >= 0.95
+    for art in report["artifacts"].values():  # phone-ready: builtin ops, no shape-computing ops
+        assert art["shape_ops"] == [] and not any(op.startswith("Flex") for op in art["ops"]), art["ops"]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import zoo
-from conftest import fake_data_dir, tiny_overrides
+from conftest import fake_data_dir, recipe_params, tiny_overrides
 from zoo import registry, runs
 from zoo.errors import UsageError
 from zoo.hparams import resolve
@@ -77,15 +77,18 @@ def test_search_space_values_are_valid_hparams(name):
             resolve(name, r.hparams, overrides={key: v})  # each end of the space is accepted
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """Each recipe, tiny, trained for a few steps on synthetic data (shared by the tests below)."""
-    import keras
+class Trained(dict):
+    """Each recipe, tiny, trained for a few steps on synthetic data, on first use (shared by the tests below)."""
 
-    out = {}
-    for name in RECIPES:
+    def __init__(self, tmp_path_factory):
+        super().__init__()
+        self.tmp_path_factory = tmp_path_factory
+
+    def __missing__(self, name):
+        import keras
+
         r = registry.get(name)
-        folder = fake_data_dir(r, tmp_path_factory.mktemp(name))
+        folder = fake_data_dir(r, self.tmp_path_factory.mktemp(name))
         hp = resolve(name, r.hparams, overrides=tiny_overrides(r, learning_rate=3e-3, lr_schedule="constant"))
         keras.utils.set_random_seed(0)
         data = r.data(hp, data_dir=str(folder), seed=0)
@@ -96,18 +99,23 @@ def trained(tmp_path_factory):
         before = float(model.evaluate(x, y, verbose=0)[0])
         model.fit(data.train.repeat(), steps_per_epoch=30, epochs=1, verbose=0, shuffle=False)
         after = float(model.evaluate(x, y, verbose=0)[0])
-        out[name] = (model, data, before, after)
-    return out
+        self[name] = (model, data, before, after)
+        return self[name]
 
 
-@pytest.mark.parametrize("name", RECIPES)
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    return Trained(tmp_path_factory)
+
+
+@pytest.mark.parametrize("name", recipe_params(RECIPES))
 def test_recipe_trains_and_loss_goes_down(name, trained):
     model, data, before, after = trained[name]
     assert np.isfinite(after)
     assert after < 0.7 * before, f"{name}: loss {before:.3f} -> {after:.3f}"
 
 
-@pytest.mark.parametrize("name", RECIPES)
+@pytest.mark.parametrize("name", recipe_params(RECIPES))
 def test_outputs_are_float32_probabilities(name, trained):
     model, data, *_ = trained[name]
     x, _ = next(iter(data.test))
@@ -116,7 +124,7 @@ def test_outputs_are_float32_probabilities(name, trained):
     np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-4)
 
 
-@pytest.mark.parametrize("name", RECIPES)
+@pytest.mark.parametrize("name", recipe_params(RECIPES))
 def test_get_config_round_trip(name, trained):
     model, data, *_ = trained[name]
     x, _ = next(iter(data.test))
@@ -128,7 +136,7 @@ def test_get_config_round_trip(name, trained):
     assert all(config[k] == v for k, v in clone.get_config().items() if k != "name")
 
 
-@pytest.mark.parametrize("name", RECIPES)
+@pytest.mark.parametrize("name", recipe_params(RECIPES))
 def test_model_keras_round_trip(name, trained, tmp_path):
     model, data, *_ = trained[name]
     x, _ = next(iter(data.test))

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import zoo
-from conftest import fake_data_dir
+from conftest import fake_data_dir, recipe_params
 from tuning import __main__ as tuning_cli
 from tuning import search, space
 from zoo import train
@@ -25,7 +25,7 @@ def fixed_for(recipe):
     return {k: v for k, v in TINY_FIXED.items() if k in recipe.hparams}
 
 
-@pytest.mark.parametrize("name", zoo.list_recipes())
+@pytest.mark.parametrize("name", recipe_params(zoo.list_recipes()))
 def test_every_search_space_builds_models(name, tmp_path):
     """Random draws and both ends of every range build a working model."""
     recipe = zoo.get(name)

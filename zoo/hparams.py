@@ -25,6 +25,13 @@ _RANGES = {
     "dropout": (0.0, 1.0, True, False),
     "weight_decay": (0.0, math.inf, True, False),
     "label_smoothing": (0.0, 1.0, True, False),
+    "l1": (0.0, math.inf, True, False),
+    "l2": (0.0, math.inf, True, False),
+    "momentum": (0.0, 1.0, True, False),
+    "warmup_epochs": (0.0, math.inf, True, False),
+    "augment_translate": (0.0, 1.0, True, False),
+    "augment_crop": (0, math.inf, True, False),
+    "augment_cutout": (0, math.inf, True, False),
     "validation_examples": (1, math.inf, True, False),
     "early_stopping_patience": (0, math.inf, True, False),
 }

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from zoo.errors import UsageError
+from zoo.optim import OPTIMIZERS, SCHEDULES, classification_loss, make_optimizer
 
 # Training hyperparameters every classification recipe has (recipes override values, not keys).
 CLASSIFIER_DEFAULTS: dict[str, Any] = {
@@ -21,9 +21,14 @@ CLASSIFIER_DEFAULTS: dict[str, Any] = {
     "batch_size": 128,
     "optimizer": "adam",  # adam | adamw | sgd | rmsprop
     "learning_rate": 1e-3,
+    "momentum": 0.9,  # sgd only
+    "nesterov": True,  # sgd only
     "weight_decay": 0.0,  # decoupled weight decay (AdamW-style) for every optimizer
-    "lr_schedule": "cosine",  # constant | cosine
+    "lr_schedule": "cosine",  # constant | cosine | step
     "warmup_epochs": 0.0,
+    "l1": 0.0,  # L1 / L2 penalties on the kernels of convolutions and dense layers, added to the loss
+    "l2": 0.0,
+    "label_smoothing": 0.0,
     "early_stopping_patience": 0,  # epochs without val improvement before stopping; 0 = off
     "validation_fraction": 0.1,
 }
@@ -34,46 +39,17 @@ CLASSIFIER_SPACE: dict[str, dict[str, Any]] = {
     "batch_size": {"type": "choice", "values": [64, 128, 256]},
 }
 
-OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
-SCHEDULES = ("constant", "cosine")
-CHOICES = {"optimizer": OPTIMIZERS, "lr_schedule": SCHEDULES}  # checked when hyperparameters are resolved
+# What the seed articles teach (optimizers, schedules, L1/L2, label smoothing), for recipes that search it.
+TRAINING_SPACE: dict[str, dict[str, Any]] = {
+    "optimizer": {"type": "choice", "values": list(OPTIMIZERS)},
+    "lr_schedule": {"type": "choice", "values": list(SCHEDULES)},
+    "warmup_epochs": {"type": "float", "min": 0.0, "max": 3.0, "step": 0.5},
+    "label_smoothing": {"type": "choice", "values": [0.0, 0.05, 0.1, 0.2]},
+    "l1": {"type": "choice", "values": [0.0, 1e-6, 1e-5]},
+    "l2": {"type": "choice", "values": [0.0, 1e-5, 1e-4, 5e-4]},
+}
 
-
-def learning_rate(hp: Mapping[str, Any], steps_per_epoch: int):
-    """A float, or a serializable Keras schedule stepped by optimizer iterations (so resume continues it)."""
-    lr = hp["learning_rate"]
-    schedule = hp.get("lr_schedule", "constant")
-    if schedule not in SCHEDULES:
-        raise UsageError(f"lr_schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
-    warmup = int(round(hp.get("warmup_epochs", 0.0) * steps_per_epoch))
-    total = max(1, steps_per_epoch * hp["epochs"])
-    if schedule == "constant":
-        return lr
-    import keras
-
-    return keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=0.0 if warmup else lr,
-        decay_steps=max(1, total - warmup),
-        warmup_target=lr if warmup else None,
-        warmup_steps=warmup,
-    )
-
-
-def make_optimizer(hp: Mapping[str, Any], steps_per_epoch: int):
-    import keras
-
-    name = hp.get("optimizer", "adam")
-    lr = learning_rate(hp, steps_per_epoch)
-    wd = hp.get("weight_decay", 0.0) or None
-    if name == "adam":
-        return keras.optimizers.Adam(lr, weight_decay=wd)
-    if name == "adamw":
-        return keras.optimizers.AdamW(lr, weight_decay=wd or 0.004)
-    if name == "sgd":
-        return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True, weight_decay=wd)
-    if name == "rmsprop":
-        return keras.optimizers.RMSprop(lr, weight_decay=wd)
-    raise UsageError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
+CHOICES = {"optimizer": OPTIMIZERS, "lr_schedule": SCHEDULES, "shortcut": ("A", "B")}  # checked when hyperparameters are resolved
 
 
 class ClassificationTask:
@@ -88,7 +64,7 @@ class ClassificationTask:
 
         model.compile(
             optimizer=make_optimizer(hp, steps_per_epoch),
-            loss=keras.losses.SparseCategoricalCrossentropy(),
+            loss=classification_loss(hp),
             metrics=["accuracy"],
         )
 
@@ -117,7 +93,8 @@ class ClassificationTask:
             "test_weighted_f1": report["weighted avg"]["f1"],
             "test_examples": int(len(y)),
         }
-        return {"metrics": metrics, "report": report, "inputs": x, "labels": y, "predictions": pred}
+        return {"metrics": metrics, "report": report, "inputs": x, "labels": y, "predictions": pred,
+                "probabilities": probs}
 
 
 TASKS = {"classification": ClassificationTask()}

@@ -7,7 +7,7 @@
 import keras
 
 from zoo import data
-from zoo.models.layers import classifier_head, pixel_rescaling
+from zoo.models.layers import classifier_head, kernel_regularizer, pixel_rescaling
 from zoo.registry import recipe
 from zoo.tasks import CLASSIFIER_DEFAULTS, CLASSIFIER_SPACE
 
@@ -16,17 +16,20 @@ from zoo.tasks import CLASSIFIER_DEFAULTS, CLASSIFIER_SPACE
 class MLP(keras.Model):
     """Flatten -> `depth` x (Dense(units) -> ReLU -> Dropout) -> softmax over `num_classes`."""
 
-    def __init__(self, num_classes, units=512, depth=2, dropout=0.2, **kwargs):
+    def __init__(self, num_classes, units=512, depth=2, dropout=0.2, l1=0.0, l2=0.0, **kwargs):
         super().__init__(**kwargs)
         self.num_classes = num_classes
         self.units = units
         self.depth = depth
         self.dropout = dropout
+        self.l1 = l1
+        self.l2 = l2
         self.rescale = pixel_rescaling()
         self.flatten = keras.layers.Flatten()
-        self.hidden = [keras.layers.Dense(units, activation="relu", name=f"dense_{i}") for i in range(depth)]
+        self.hidden = [keras.layers.Dense(units, activation="relu", name=f"dense_{i}",
+                                          kernel_regularizer=kernel_regularizer(l1, l2)) for i in range(depth)]
         self.drops = [keras.layers.Dropout(dropout) for _ in range(depth)]
-        self.logits, self.softmax = classifier_head(num_classes)
+        self.logits, self.softmax = classifier_head(num_classes, regularizer=kernel_regularizer(l1, l2))
 
     def call(self, inputs, training=False):
         x = self.flatten(self.rescale(inputs))
@@ -41,6 +44,8 @@ class MLP(keras.Model):
             "units": self.units,
             "depth": self.depth,
             "dropout": self.dropout,
+            "l1": self.l1,
+            "l2": self.l2,
         }
 
 
@@ -69,4 +74,5 @@ def mlp_mnist(hp, info):
 
     python -m zoo.train mlp_mnist
     """
-    return MLP(num_classes=info.num_classes, units=hp["units"], depth=hp["depth"], dropout=hp["dropout"])
+    return MLP(num_classes=info.num_classes, units=hp["units"], depth=hp["depth"], dropout=hp["dropout"], l1=hp["l1"],
+               l2=hp["l2"])

@@ -1,0 +1,158 @@
+"""Residual networks for small images (He et al. 2015, "Deep Residual Learning for Image Recognition", sec. 4.2).
+
+    python -m zoo.train resnet20_cifar10
+    python -m zoo.train resnet56_cifar10 --epochs 60
+
+Three stages of 16, 32 and 64 filters on 32x32, 16x16 and 8x8 maps, each of n basic
+blocks, so depth = 6n + 2 (n = 3: ResNet-20, n = 9: ResNet-56). `ResidualBlock` is
+the reusable piece: other families stack it too.
+"""
+
+import keras
+
+from zoo import data
+from zoo.models.layers import classifier_head, input_scaling, kernel_regularizer
+from zoo.registry import recipe
+from zoo.tasks import CLASSIFIER_DEFAULTS, CLASSIFIER_SPACE, TRAINING_SPACE
+
+SHORTCUTS = ("A", "B")
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class ResidualBlock(keras.layers.Layer):
+    """Basic block: Conv3x3(stride) -> BN -> ReLU -> Conv3x3 -> BN, plus the shortcut, then ReLU.
+
+    Where the block halves the map and doubles the filters, shortcut "A" (the paper's CIFAR choice)
+    subsamples by 2 and pads the new channels with zeros, adding no parameters; "B" projects with a
+    strided 1x1 convolution and BatchNorm. Elsewhere the shortcut is the identity.
+    """
+
+    def __init__(self, filters, stride=1, shortcut="A", l1=0.0, l2=0.0, **kwargs):
+        super().__init__(**kwargs)
+        if shortcut not in SHORTCUTS:
+            raise ValueError(f"shortcut must be one of {SHORTCUTS}, got {shortcut!r}")
+        self.filters, self.stride, self.shortcut, self.l1, self.l2 = filters, stride, shortcut, l1, l2
+
+        def conv(f, k, s):
+            return keras.layers.Conv2D(f, k, strides=s, padding="same", use_bias=False,
+                                       kernel_initializer="he_normal", kernel_regularizer=kernel_regularizer(l1, l2))
+
+        self.conv1, self.bn1 = conv(filters, 3, stride), keras.layers.BatchNormalization()
+        self.conv2, self.bn2 = conv(filters, 3, 1), keras.layers.BatchNormalization()
+        self.project = self.project_bn = self.subsample = None
+        self.pad_channels = 0
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        if self.stride != 1 or channels != self.filters:
+            if self.shortcut == "B":
+                self.project = keras.layers.Conv2D(self.filters, 1, strides=self.stride, use_bias=False,
+                                                   kernel_regularizer=kernel_regularizer(self.l1, self.l2))
+                self.project_bn = keras.layers.BatchNormalization()
+            else:  # pooling with a 1x1 window subsamples without strided-slice ops (TFLite delegates prefer it)
+                self.subsample = keras.layers.AveragePooling2D(1, strides=self.stride)
+                self.pad_channels = self.filters - channels
+
+    def call(self, inputs, training=False):
+        x = keras.ops.relu(self.bn1(self.conv1(inputs), training=training))
+        x = self.bn2(self.conv2(x), training=training)
+        shortcut = inputs
+        if self.project is not None:
+            shortcut = self.project_bn(self.project(inputs), training=training)
+        elif self.subsample is not None:
+            shortcut = keras.ops.pad(self.subsample(inputs), [[0, 0], [0, 0], [0, 0], [0, self.pad_channels]])
+        return keras.ops.relu(x + shortcut)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "stride": self.stride, "shortcut": self.shortcut,
+                "l1": self.l1, "l2": self.l2}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class ResNet(keras.Model):
+    """Conv3x3(width) -> BN -> ReLU -> 3 stages of (depth - 2) / 6 `ResidualBlock`s with width, 2x and 4x
+    filters (the 2nd and 3rd stage start with stride 2) -> global average pool -> Dropout -> softmax.
+    Raw 0..255 pixels in, standardised per channel with `mean` / `std` inside."""
+
+    def __init__(self, num_classes, depth=20, width=16, shortcut="A", dropout=0.0, l1=0.0, l2=0.0, mean=None,
+                 std=None, **kwargs):
+        super().__init__(**kwargs)
+        if depth < 8 or (depth - 2) % 6:
+            raise ValueError(f"depth must be 6n + 2 (20, 32, 44, 56, 110, ...), got {depth}")
+        self.num_classes, self.depth, self.width, self.shortcut = num_classes, depth, width, shortcut
+        self.dropout, self.l1, self.l2 = dropout, l1, l2
+        self.mean = None if mean is None else [float(m) for m in mean]
+        self.std = None if std is None else [float(s) for s in std]
+        self.scale = input_scaling(self.mean, self.std)
+        self.stem = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, kernel_initializer="he_normal",
+                                        kernel_regularizer=kernel_regularizer(l1, l2), name="stem")
+        self.stem_bn = keras.layers.BatchNormalization(name="stem_bn")
+        n = (depth - 2) // 6
+        self.blocks = [ResidualBlock(width * 2**s, stride=2 if s and not b else 1, shortcut=shortcut, l1=l1, l2=l2,
+                                     name=f"stage{s + 1}_block{b + 1}") for s in range(3) for b in range(n)]
+        self.pool = keras.layers.GlobalAveragePooling2D()
+        self.drop = keras.layers.Dropout(dropout)
+        self.logits, self.softmax = classifier_head(num_classes, regularizer=kernel_regularizer(l1, l2))
+
+    def call(self, inputs, training=False):
+        x = keras.ops.relu(self.stem_bn(self.stem(self.scale(inputs)), training=training))
+        for block in self.blocks:
+            x = block(x, training=training)
+        x = self.drop(self.pool(x), training=training)
+        return self.softmax(self.logits(x))
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes, "depth": self.depth, "width": self.width,
+                "shortcut": self.shortcut, "dropout": self.dropout, "l1": self.l1, "l2": self.l2,
+                "mean": self.mean, "std": self.std}
+
+
+def _resnet(hp, info, depth):
+    return ResNet(num_classes=info.num_classes, depth=depth, width=hp["width"], shortcut=hp["shortcut"],
+                  dropout=hp["dropout"], l1=hp["l1"], l2=hp["l2"], mean=info.channel_mean, std=info.channel_std)
+
+
+RESNET_CIFAR_DEFAULTS = {
+    **CLASSIFIER_DEFAULTS,
+    "epochs": 30,
+    "batch_size": 128,
+    "optimizer": "sgd",
+    "learning_rate": 0.1,
+    "momentum": 0.9,
+    "nesterov": True,
+    "weight_decay": 5e-4,  # SGD's decoupled decay: the paper's L2 weight decay
+    "lr_schedule": "cosine",
+    "warmup_epochs": 1.0,
+    "width": 16,
+    "shortcut": "A",
+    "dropout": 0.0,
+    "augment_crop": 4,
+    "augment_flip": True,
+    "augment_cutout": 0,
+}
+RESNET_SPACE = {
+    **CLASSIFIER_SPACE,
+    **TRAINING_SPACE,
+    "learning_rate": {"type": "float", "min": 1e-3, "max": 0.2, "sampling": "log"},
+    "weight_decay": {"type": "choice", "values": [0.0, 1e-4, 5e-4, 1e-3]},
+    "augment_cutout": {"type": "choice", "values": [0, 8, 16]},
+}
+
+
+@recipe(data=data.cifar10, task="classification", hparams=RESNET_CIFAR_DEFAULTS, search_space=RESNET_SPACE)
+def resnet20_cifar10(hp, info):
+    """ResNet-20 (He et al. 2015, option A shortcuts) on CIFAR-10 with crop + flip augmentation, SGD, cosine LR.
+
+    python -m zoo.train resnet20_cifar10
+    """
+    return _resnet(hp, info, 20)
+
+
+@recipe(data=data.cifar10, task="classification", hparams={**RESNET_CIFAR_DEFAULTS, "epochs": 40},
+        search_space=RESNET_SPACE)
+def resnet56_cifar10(hp, info):
+    """ResNet-56 (He et al. 2015, option A shortcuts) on CIFAR-10: the deeper sibling of resnet20_cifar10.
+
+    python -m zoo.train resnet56_cifar10
+    """
+    return _resnet(hp, info, 56)
