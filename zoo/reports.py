@@ -125,25 +125,35 @@ def plot_curves(history: list[dict], path, title: str = "") -> None:
     _save(fig, path)
 
 
-def plot_samples(images, labels, predictions, class_names, path, title: str = "", max_items: int = 36) -> bool:
-    """A grid of images captioned `true -> predicted` (e.g. the misclassified test examples)."""
+def image_grid(images, captions, path, title: str, overlays=None, cols: int = 9) -> None:
+    """Images (0..255, grayscale or RGB) in a grid, one caption each; `overlays` (0..1 maps of the same size)
+    are laid over them as heat maps (jet, 45% opacity)."""
     plt = _pyplot()
-    n = min(len(images), max_items)
-    if n == 0:
-        return False
-    cols = min(n, 9)
+    n = len(images)
+    cols = min(n, cols)
     rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(1.4 * cols, 1.6 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.9 * rows), squeeze=False)
     for k, ax in enumerate(axes.flat):
         ax.axis("off")
         if k >= n:
             continue
-        img = np.asarray(images[k])
-        img = img[..., 0] if img.shape[-1] == 1 else img.astype(np.uint8)
+        img = np.clip(np.asarray(images[k]), 0, 255).astype(np.uint8)
+        img = img[..., 0] if img.shape[-1] == 1 else img
         ax.imshow(img, cmap="gray" if img.ndim == 2 else None)
-        ax.set_title(f"{class_names[labels[k]]}\n-> {class_names[predictions[k]]}", fontsize=7)
-    fig.suptitle(title or "true -> predicted")
+        if overlays is not None:
+            ax.imshow(overlays[k], cmap="jet", alpha=0.45, vmin=0, vmax=1)
+        ax.set_title(captions[k], fontsize=7)
+    fig.suptitle(title)
     _save(fig, path)
+
+
+def plot_samples(images, labels, predictions, class_names, path, title: str = "", max_items: int = 36) -> bool:
+    """A grid of images captioned `true -> predicted` (e.g. the misclassified test examples)."""
+    n = min(len(images), max_items)
+    if n == 0:
+        return False
+    captions = [f"{class_names[labels[k]]}\n-> {class_names[predictions[k]]}" for k in range(n)]
+    image_grid(images[:n], captions, path, title or "true -> predicted")
     return True
 
 

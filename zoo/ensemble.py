@@ -1,0 +1,115 @@
+"""Ensemble trained runs: average their class probabilities on the test split.
+
+    python -m zoo.ensemble runs/cnn_cifar10/A runs/cnn_cifar10/B runs/cnn_cifar10/C
+    python -m zoo.ensemble RUN_DIR RUN_DIR --out runs/ensembles/cifar-3 --data-dir DIR
+    python -m export runs/ensembles/cifar-3          # one TFLite file, averaging inside the graph
+
+Prints the ensemble's test accuracy beside each member's and writes an ensemble
+folder (default runs/ensembles/TIMESTAMP) laid out like a run folder: hparams.json
+(the members and what they share), model.keras (one Keras model holding every
+member), metrics.json, members.csv, classification_report.txt, confusion_matrix.png.
+Members must share the dataset, input shape, classes and task; the first one that
+does not is named.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from zoo.errors import UsageError, run_cli
+
+
+def check_members(folders, runs_info) -> None:
+    """Refuse members that disagree with the first on dataset, input shape, classes or task."""
+    first = runs_info[0]
+    for folder, run in zip(folders[1:], runs_info[1:]):
+        for what, get in (("task", lambda r: r.get("task")), ("dataset", lambda r: r["data"]["name"]),
+                          ("input shape", lambda r: tuple(r["data"]["input_shape"])),
+                          ("classes", lambda r: tuple(r["data"]["class_names"]))):
+            if get(run) != get(first):
+                raise UsageError(f"{folder} does not fit the ensemble: its {what} is {get(run)!r}, the first "
+                                 f"member's ({folders[0]}) is {get(first)!r}")
+
+
+def build_ensemble(run_dirs, out=None, data_dir=None, runs_root="runs", log=print) -> dict:
+    """Evaluate each member and their average on the test split; write the ensemble folder."""
+    import numpy as np
+
+    from zoo import reports, runs, runtime
+    from zoo.models.ensemble import Ensemble
+    from zoo.tasks import get_task
+
+    if len(run_dirs) < 2:
+        raise UsageError("an ensemble needs at least two run folders")
+    folders = [Path(d) for d in run_dirs]
+    if len(set(map(Path.resolve, folders))) < len(folders):
+        raise UsageError("the same run folder is given twice; each member must be a different run")
+    loaded = [runs.load_run_recipe(f) for f in folders]
+    check_members(folders, [run for run, _, _ in loaded])
+    run, recipe, hp = loaded[0]
+    task = get_task(recipe.task)
+    runtime.set_precision("float32")  # members of mixed-precision runs are evaluated and saved in float32
+    data = recipe.data(hp, data_dir=data_dir, seed=run.get("seed", 0))
+    members = [runs.load_model(f / runs.MODEL) for f in folders]
+    rows, member_probs = [], []
+    x_test, y_test = None, None
+    for folder, model in zip(folders, members):
+        x_test, y_test, probs = task.predict(model, data.test)
+        member_probs.append(probs)
+        rows.append({"run": str(folder), "recipe": runs.read_json(folder / runs.HPARAMS)["recipe"],
+                     "test_accuracy": float(np.mean(probs.argmax(1) == y_test))})
+    ensemble = Ensemble(members, name="ensemble")
+    ensemble(x_test[:1])
+    class_names = data.info.class_names
+    result = task.evaluate(ensemble, data.test, class_names)
+    np.testing.assert_allclose(result["probabilities"], np.mean(member_probs, axis=0), atol=1e-5)
+
+    folder = runs.claim_run_dir(out) if out else runs.new_run_dir(runs_root, "ensembles")
+    runs.write_json(folder / runs.HPARAMS, {
+        **{k: run[k] for k in ("recipe", "task", "hparams", "data") if k in run},
+        "precision": "float32", "seed": run.get("seed", 0),
+        "ensemble": {"members": [r["run"] for r in rows]},
+        "versions": runtime.versions(), "machine": runtime.machine(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    })
+    with runs.atomic_path(folder / runs.MODEL) as tmp:
+        ensemble.save(tmp)
+    best = max(r["test_accuracy"] for r in rows)
+    metrics = {**result["metrics"], "members": rows, "best_member_test_accuracy": best,
+               "gain_over_best_member": result["metrics"]["test_accuracy"] - best,
+               "params": int(ensemble.count_params()), "precision": "float32"}
+    runs.write_json(folder / runs.METRICS, metrics)
+    runs.write_text(folder / "members.csv", "run,recipe,test_accuracy\n" + "".join(
+        f"{r['run']},{r['recipe']},{r['test_accuracy']:.4f}\n" for r in rows))
+    reports.write_classification_reports(folder, result, class_names, len(data.info.input_shape) == 3,
+                                         f"ensemble of {len(rows)} ({folder.name})")
+    width = max(len(r["run"]) for r in rows)
+    for r in rows:
+        log(f"{r['run']:<{width}}  {r['recipe']:<20} test accuracy {r['test_accuracy']:.4f}")
+    log(f"{'ensemble':<{width}}  {'(mean probability)':<20} test accuracy {metrics['test_accuracy']:.4f} "
+        f"({metrics['gain_over_best_member'] * 100:+.2f} pt vs the best member)")
+    log(f"ensemble folder: {folder}")
+    return {"folder": folder, "metrics": metrics}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m zoo.ensemble", description=__doc__.split("\n\n")[0],
+                                epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="finished run folders of the same dataset")
+    p.add_argument("--out", metavar="DIR", help="ensemble folder to create (default runs/ensembles/TIMESTAMP)")
+    p.add_argument("--runs-root", default="runs", metavar="DIR", help="parent of the default folder (default runs)")
+    p.add_argument("--data-dir", metavar="DIR", help="where the dataset's files are (as for zoo.train)")
+    p.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
+    args = p.parse_args(argv)
+
+    def body():
+        build_ensemble(args.run_dirs, out=args.out, data_dir=args.data_dir, runs_root=args.runs_root)
+
+    return run_cli(body, args.debug)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
