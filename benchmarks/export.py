@@ -25,7 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from train import machine, update_readme  # noqa: E402
+from train import machine, save  # noqa: E402
 
 
 def checks(report: dict) -> list[tuple[str, bool, str]]:
@@ -81,11 +81,7 @@ def main() -> int:
     args = p.parse_args()
     if args.render_only:
         saved = json.loads((HERE / "results" / "export.json").read_text())
-        md = table(saved["report"], saved["machine"], saved.get("date"))
-        (HERE / "results" / "export.md").write_text(md + "\n")
-        if not args.no_readme:
-            update_readme(md, "export")
-        print(md)
+        save("export", table(saved["report"], saved["machine"], saved.get("date")), None, readme=not args.no_readme)
         return 0
     run_dir = Path(args.run_dir) if args.run_dir else Path(args.out) / "runs" / f"cnn_mnist-export-{time.strftime('%Y%m%d-%H%M%S')}"
     if not args.run_dir:
@@ -94,17 +90,9 @@ def main() -> int:
                           cwd=ROOT).returncode
     report = json.loads((run_dir / "export" / "report.json").read_text())
     where, details = machine()
-    md = table(report, where)
-    results = HERE / "results"
-    results.mkdir(exist_ok=True)
-    (results / "export.json").write_text(json.dumps({"machine": where, "machine_details": details,
-                                                     "date": time.strftime("%Y-%m-%d"),
-                                                     "run_dir": str(run_dir),
-                                                     "checks": checks(report), "report": report}, indent=2) + "\n")
-    (results / "export.md").write_text(md + "\n")
-    if not args.no_readme:
-        update_readme(md, "export")
-    print(md)
+    save("export", table(report, where), {"machine": where, "machine_details": details,
+                                          "date": time.strftime("%Y-%m-%d"), "run_dir": str(run_dir),
+                                          "checks": checks(report), "report": report}, readme=not args.no_readme)
     return 1 if code or not all(ok for _, ok, _ in checks(report)) else 0
 
 

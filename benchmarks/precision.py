@@ -22,7 +22,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from train import machine, update_readme  # noqa: E402
+from train import machine, save  # noqa: E402
 
 CASES = [("float32", False), ("mixed_bfloat16", False), ("float32", True), ("mixed_bfloat16", True)]
 
@@ -73,15 +73,8 @@ def main() -> int:
     for r in rows:
         lines.append(f"| {r['precision']} | {'yes' if r['batch_norm'] else 'no'} | {r['examples_per_second']:,.0f} | "
                      f"{r['examples_per_second'] / base:.2f}x |")
-    md = "\n".join(lines)
-    results = HERE / "results"
-    results.mkdir(exist_ok=True)
-    (results / "precision.json").write_text(
-        json.dumps({"machine": where, "machine_details": details, "rows": rows}, indent=2) + "\n")
-    (results / "precision.md").write_text(md + "\n")
-    if not args.no_readme:
-        update_readme(md, "precision")
-    print(md)
+    save("precision", "\n".join(lines), {"machine": where, "machine_details": details, "rows": rows},
+         readme=not args.no_readme)
     return 0
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from train import machine, update_readme  # noqa: E402
+from train import machine, save  # noqa: E402
 
 
 def best_val(run_dir: Path) -> float:
@@ -96,13 +96,8 @@ def main() -> int:
             "best_searched": {k: best["hparams"][k] for k in best["searched"]},
             "search_dir": str(search_dir),
         }
-        results.mkdir(exist_ok=True)
-        (results / "tuning.json").write_text(json.dumps(r, indent=2) + "\n")
         md, ok = table(r)
-    (results / "tuning.md").write_text(md + "\n")
-    if not args.no_readme:
-        update_readme(md, "tuning")
-    print(md)
+    save("tuning", md, r if not args.render_only else None, readme=not args.no_readme)
     return 0 if ok else 1
 
 
