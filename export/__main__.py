@@ -108,6 +108,7 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
     signature = {
         "recipe": recipe.name,
         "run": str(folder),
+        **({"ensemble_of": run["ensemble"]["members"]} if "ensemble" in run else {}),
         "signature": tflite.SIGNATURE,
         "input": {
             "name": tflite.INPUT_NAME,

@@ -123,6 +123,8 @@ def test_ensemble_averages_members_and_exports_as_one_graph(cifar, tmp_path, cap
     assert report["failures"] == {}
     assert report["artifacts"]["model_float32.tflite"]["max_abs_diff_vs_keras"] <= 1e-5
     assert report["artifacts"]["model_int8.tflite"]["argmax_agreement_vs_keras"] >= 0.9
+    signature = json.loads((out / "export" / "signature.json").read_text())
+    assert signature["ensemble_of"] == [str(m) for m in members]
 
 
 def test_ensemble_refuses_odd_members(cifar, tmp_path, capsys):

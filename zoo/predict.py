@@ -65,11 +65,11 @@ def predict_files(run_dir, files, top: int = 5, invert: bool = False, log=print,
 
     err = err or (lambda s: print(s, file=sys.stderr))
     folder = Path(run_dir)
-    run, recipe, _ = runs.load_run_recipe(folder)
+    run, _, _ = runs.load_run_recipe(folder)
     info = run["data"]
-    if recipe.task != "classification" or len(info["input_shape"]) != 3:
-        raise UsageError(f"{folder} is a {recipe.task} run on {info['name']}; zoo.predict reads image files for "
-                         "image classifiers")
+    if len(info["input_shape"]) != 3:
+        raise UsageError(f"{folder} is a run on {info['name']}, whose inputs are not images; zoo.predict reads "
+                         "image files for image models")
     if top < 1:
         raise UsageError("--top must be at least 1")
     model = runs.load_model(folder / runs.MODEL)

@@ -35,12 +35,12 @@ from zoo.data.sources import (
     Arrays,
     bundled_folder,
     check_arrays,
-    cifar_source,
     folder_source,
     keras_cache_dir,
     load_first,
     tfds_source,
 )
+from zoo.data.cifar import cifar_source
 from zoo.errors import DataError, UsageError
 
 VALIDATION_SPLIT_SEED = 20240229  # fixed on purpose: the validation set never depends on --seed
