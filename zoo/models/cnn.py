@@ -186,11 +186,11 @@ def cnn_fashion_mnist(hp, info):
         "optimizer": "adam",
         "learning_rate": 2e-3,
         "warmup_epochs": 1.0,
-        "filters": 32,
+        "filters": 16,  # 16-32-64 with two convolutions per block: as fast as one of 32-64-128, more accurate
         "blocks": 3,
-        "convs_per_block": 1,  # two per block reach higher accuracy but train 3.5x slower on a CPU
+        "convs_per_block": 2,
         "dense_units": 128,
-        "dropout": 0.2,
+        "dropout": 0.0,  # crop + flip already regularise more than this small network needs (train < val)
         "batch_norm": True,
         "augment_translate": 0.0,
         "augment_crop": 4,
@@ -204,7 +204,7 @@ def cnn_fashion_mnist(hp, info):
     },
 )
 def cnn_cifar10(hp, info):
-    """The seed articles' plain conv-pool network on CIFAR-10 (3 x [Conv-BN-ReLU, MaxPool], crop + flip): the baseline.
+    """The seed articles' plain conv-pool network on CIFAR-10 (3 x [2 x Conv-BN-ReLU, MaxPool], crop + flip): the baseline.
 
     python -m zoo.train cnn_cifar10
     """
