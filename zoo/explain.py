@@ -81,14 +81,10 @@ def explain(run_dir, samples: int = 16, image_files=(), out=None, data_dir=None,
     import numpy as np
 
     from zoo import reports, runs
-    from zoo.predict import load_files
+    from zoo.predict import load_files, load_image_run
 
-    folder = Path(run_dir)
-    run, recipe, hp = runs.load_run_recipe(folder)
+    folder, run, recipe, hp = load_image_run(run_dir, "Grad-CAM")
     info = run["data"]
-    if len(info["input_shape"]) != 3:
-        raise UsageError(f"{folder} is not an image model (input shape {info['input_shape']}); Grad-CAM explains "
-                         "image classifiers")
     if samples < 1:
         raise UsageError("--samples must be at least 1")
     model = runs.load_model(folder / runs.MODEL)

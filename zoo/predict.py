@@ -41,6 +41,19 @@ def read_image(path, input_shape, invert: bool = False):
     return 255.0 - image if invert else image.astype(np.float32)
 
 
+def load_image_run(run_dir, command: str):
+    """(folder, run, recipe, hyperparameters) of a run whose model takes images; another kind is a UsageError."""
+    from zoo import runs
+
+    folder = Path(run_dir)
+    run, recipe, hp = runs.load_run_recipe(folder)
+    info = run["data"]
+    if len(info["input_shape"]) != 3:
+        raise UsageError(f"{folder} is a run on {info['name']}, whose inputs are not images "
+                         f"(shape {info['input_shape']}); {command} works on image models")
+    return folder, run, recipe, hp
+
+
 def load_files(paths, input_shape, invert=False, log=print):
     """(array of the readable images, their paths, number that failed); each failure logged as one line."""
     import numpy as np
@@ -64,12 +77,8 @@ def predict_files(run_dir, files, top: int = 5, invert: bool = False, log=print,
     from zoo import runs
 
     err = err or (lambda s: print(s, file=sys.stderr))
-    folder = Path(run_dir)
-    run, _, _ = runs.load_run_recipe(folder)
+    folder, run, _, _ = load_image_run(run_dir, "zoo.predict")
     info = run["data"]
-    if len(info["input_shape"]) != 3:
-        raise UsageError(f"{folder} is a run on {info['name']}, whose inputs are not images; zoo.predict reads "
-                         "image files for image models")
     if top < 1:
         raise UsageError("--top must be at least 1")
     model = runs.load_model(folder / runs.MODEL)
