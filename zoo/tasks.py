@@ -60,8 +60,6 @@ class ClassificationTask:
     mode = "max"
 
     def compile(self, model, hp: Mapping[str, Any], steps_per_epoch: int) -> None:
-        import keras
-
         model.compile(
             optimizer=make_optimizer(hp, steps_per_epoch),
             loss=classification_loss(hp),
@@ -79,9 +77,12 @@ class ClassificationTask:
 
     def evaluate(self, model, dataset, class_names) -> dict[str, Any]:
         """Test metrics (the `metrics.json` keys) plus arrays the reports draw from."""
+        return self.score(*self.predict(model, dataset), class_names)
+
+    def score(self, x, y, probs, class_names) -> dict[str, Any]:
+        """`evaluate` from predictions already made (an ensemble averages its members' once)."""
         from zoo.reports import classification_report
 
-        x, y, probs = self.predict(model, dataset)
         pred = probs.argmax(axis=1)
         picked = probs[np.arange(len(y)), y]
         loss = float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
