@@ -37,14 +37,13 @@ from zoo.data.sources import (
     check_arrays,
     folder_source,
     keras_cache_dir,
+    array_pipeline,
     load_first,
+    split_validation,
     tfds_source,
 )
 from zoo.data.cifar import cifar_source
-from zoo.errors import DataError, UsageError
-
-VALIDATION_SPLIT_SEED = 20240229  # fixed on purpose: the validation set never depends on --seed
-
+from zoo.errors import DataError
 
 @dataclasses.dataclass(frozen=True)
 class ImageDataset:
@@ -132,36 +131,6 @@ CIFAR10 = ImageDataset(
     keras_subdir=".",  # ~/.keras/datasets/cifar-10-batches-py, where keras.datasets.cifar10 leaves it
     file_format="cifar",
 )
-
-
-def split_validation(x: np.ndarray, y: np.ndarray, fraction: float):
-    """Carve a fixed validation set from the training arrays (same images for every seed)."""
-    n_val = int(round(len(x) * fraction))
-    if not 0 < n_val < len(x):
-        raise UsageError(
-            f"validation_fraction={fraction} leaves {n_val} of {len(x)} training examples for validation; "
-            "pick a fraction that keeps both sides non-empty"
-        )
-    order = np.random.default_rng(VALIDATION_SPLIT_SEED).permutation(len(x))
-    val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
-    return (x[train], y[train]), (x[val], y[val])
-
-
-def image_pipeline(x, y, *, batch_size: int, training: bool, seed: int, augment=None):
-    """uint8 arrays -> batched float32 (0..255) tf.data pipeline; `augment(images, key)` runs on train batches only,
-    `key` being a stateless seed (two int64) drawn per batch from `seed`."""
-    import tensorflow as tf
-
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).cache()
-    if training:
-        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
-    ds = ds.map(lambda a, b: (tf.cast(a, tf.float32), b), num_parallel_calls=tf.data.AUTOTUNE)
-    if training and augment is not None:
-        keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-        ds = tf.data.Dataset.zip(ds, keys).map(lambda batch, key: (augment(batch[0], key), batch[1]),
-                                               num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
 
 
 def make_augment(hp: Mapping[str, Any], seed: int, fill=0.0):
@@ -253,24 +222,24 @@ def load_image_classification(
     )
     augment = make_augment(hp, seed, fill=list(info.channel_mean))
     return Datasets(
-        train=image_pipeline(x_tr, y_tr, batch_size=bs, training=True, seed=seed, augment=augment),
-        val=image_pipeline(x_val, y_val, batch_size=bs, training=False, seed=seed),
-        test=image_pipeline(x_test, y_test, batch_size=bs, training=False, seed=seed),
+        train=array_pipeline(x_tr, y_tr, batch_size=bs, training=True, seed=seed, dtype="float32", augment=augment),
+        val=array_pipeline(x_val, y_val, batch_size=bs, training=False, seed=seed, dtype="float32"),
+        test=array_pipeline(x_test, y_test, batch_size=bs, training=False, seed=seed, dtype="float32"),
         info=info,
     )
 
 
-def mnist(hp: Mapping[str, Any], data_dir: Optional[str] = None, seed: int = 0) -> Datasets:
+def mnist(hp: Mapping[str, Any], data_dir: Optional[str] = None, seed: int = 0, files=None) -> Datasets:
     """MNIST handwritten digits, 28x28x1, 10 classes (60k train incl. validation, 10k test)."""
     return load_image_classification(MNIST, hp, data_dir, seed)
 
 
-def fashion_mnist(hp: Mapping[str, Any], data_dir: Optional[str] = None, seed: int = 0) -> Datasets:
+def fashion_mnist(hp: Mapping[str, Any], data_dir: Optional[str] = None, seed: int = 0, files=None) -> Datasets:
     """Fashion-MNIST clothing images, 28x28x1, 10 classes (60k train incl. validation, 10k test)."""
     return load_image_classification(FASHION_MNIST, hp, data_dir, seed)
 
 
-def cifar10(hp: Mapping[str, Any], data_dir: Optional[str] = None, seed: int = 0) -> Datasets:
+def cifar10(hp: Mapping[str, Any], data_dir: Optional[str] = None, seed: int = 0, files=None) -> Datasets:
     """CIFAR-10 colour images, 32x32x3, 10 classes (50k train incl. validation, 10k test)."""
     return load_image_classification(CIFAR10, hp, data_dir, seed)
 

@@ -18,7 +18,9 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from zoo.errors import DataError
+from zoo.errors import DataError, UsageError
+
+VALIDATION_SPLIT_SEED = 20240229  # fixed on purpose: the validation set never depends on --seed
 
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # x_train, y_train, x_test, y_test
 
@@ -201,3 +203,35 @@ def load_first(sources: Sequence[Source], dataset: str, how_to: str) -> tuple[Ar
         except _TfdsFailed as e:
             tried.append(f"{source.description}: failed ({e})")
     raise DataError(f"{dataset} not found. Looked in: " + "; ".join(tried) + f". {how_to}")
+
+
+def split_validation(x: np.ndarray, y: np.ndarray, fraction: float):
+    """Carve a fixed validation set from the training arrays (the same examples for every seed)."""
+    n_val = int(round(len(x) * fraction))
+    if not 0 < n_val < len(x):
+        raise UsageError(
+            f"validation_fraction={fraction} leaves {n_val} of {len(x)} training examples for validation; "
+            "pick a fraction that keeps both sides non-empty"
+        )
+    order = np.random.default_rng(VALIDATION_SPLIT_SEED).permutation(len(x))
+    val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
+    return (x[train], y[train]), (x[val], y[val])
+
+
+def array_pipeline(x, y, *, batch_size: int, training: bool, seed: int, dtype=None, augment=None):
+    """In-memory arrays -> batched tf.data pipeline (training: shuffled each epoch with `seed`); inputs are cast to
+    `dtype` after batching (uint8 pixels -> float32 0..255); `augment(inputs, key)` runs on train batches only,
+    `key` being a stateless seed (two int64) drawn per batch from `seed`."""
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).cache()
+    if training:
+        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    if dtype is not None:
+        ds = ds.map(lambda a, b: (tf.cast(a, dtype), b), num_parallel_calls=tf.data.AUTOTUNE)
+    if training and augment is not None:
+        keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        ds = tf.data.Dataset.zip(ds, keys).map(lambda batch, key: (augment(batch[0], key), batch[1]),
+                                               num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
