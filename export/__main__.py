@@ -6,7 +6,8 @@
 
 Writes into RUN_DIR/export/ (or --out): saved_model/, model_<variant>.tflite,
 labels.txt, signature.json (everything an app needs: input shape, dtype, range,
-preprocessing, quantization, output meaning) and report.json / report.md (size,
+preprocessing, quantization, output meaning; for text models how to make the
+token ids, with vocab.txt copied beside) and report.json / report.md (size,
 accuracy measured with the LiteRT interpreter over the whole test split, agreement
 with Keras, latency, ops). Graphs use builtin ops only and a fixed batch.
 A variant that fails to convert or to match Keras is named, the command exits 1,
@@ -62,22 +63,26 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
     if prune is not None and prune_epochs < 1:
         raise UsageError("--prune-epochs must be at least 1")
     model = runs.load_model(folder / runs.MODEL)
-    data = recipe.data(hp, data_dir=data_dir, seed=run.get("seed", 0))
+    data = runs.load_data(folder, run, recipe, hp, data_dir)  # text: encoded with the run's own vocabulary
     info = data.info
     out = Path(out) if out else folder / "export"
     out.mkdir(parents=True, exist_ok=True)
     runs.clean_temporaries(out)  # what a killed export left behind
 
-    model32 = tflite.float32_clone(model, info.input_shape)
+    model32 = tflite.float32_clone(model, info.input_shape, info.input_dtype)
     x_test, y_test = tflite.take(data.test, info.num_test)
-    x_test = x_test.astype(np.float32)
+    x_test = x_test.astype(info.input_dtype)
     keras_probs = np.asarray(model32.predict(x_test, batch_size=256, verbose=0), dtype=np.float32)
     keras_acc = float(np.mean(keras_probs.argmax(1) == y_test))
-    log(f"{recipe.name}: Keras float32 test accuracy {keras_acc:.4f} on {len(y_test)} examples")
+    # the twin (float32, recurrent layers unrolled) must compute what the trained model does
+    twin_diff = float(np.max(np.abs(keras_probs[:PARITY_EXAMPLES] - np.asarray(
+        model.predict(x_test[:PARITY_EXAMPLES], batch_size=256, verbose=0), dtype=np.float32))))
+    log(f"{recipe.name}: Keras float32 test accuracy {keras_acc:.4f} on {len(y_test)} examples "
+        f"(export twin vs trained model: max |diff| {twin_diff:.1e})")
 
     representative = tflite.calibration_samples(data.train, calibration_samples, batch)
     common = dict(x_test=x_test, y_test=y_test, keras_probs=keras_probs, keras_acc=keras_acc, batch=batch,
-                  input_shape=info.input_shape, representative=representative, int8_io=int8_io,
+                  input_shape=info.input_shape, input_dtype=info.input_dtype, representative=representative, int8_io=int8_io,
                   allow_flex=allow_flex, latency_runs=latency_runs, log=log)
     results, failures = export_model(model32, out, "", variants, **common)
     if prune is not None:
@@ -88,7 +93,7 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
         tune_hp = dict(hp, learning_rate=hp["learning_rate"] * prune_lr_scale, lr_schedule="constant",
                        epochs=prune_epochs)
         log(f"pruning to {prune:.0%} sparsity with {prune_epochs} fine-tuning epoch(s) ...")
-        pruned = tflite.float32_clone(model, info.input_shape)
+        pruned = tflite.float32_clone(model, info.input_shape, info.input_dtype)
         sparsity, _ = pruning.prune_and_finetune(
             pruned, data.train, lambda m, steps: task.compile(m, tune_hp, steps), prune, prune_epochs,
             validation_ds=data.val, verbose=2)
@@ -105,6 +110,8 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
 
     labels = list(info.class_names)
     runs.write_text(out / "labels.txt", "\n".join(labels) + "\n")
+    for name, content in (runs.read_data_files(folder, run) or {}).items():  # vocab.txt: an app encodes with it
+        runs.write_text(out / name, content)
     signature = {
         "recipe": recipe.name,
         "run": str(folder),
@@ -112,11 +119,13 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
         "signature": tflite.SIGNATURE,
         "input": {
             "name": tflite.INPUT_NAME,
+            "kind": info.input_kind,
             "shape": [batch, *info.input_shape],
-            "dtype": "float32",
-            "layout": "NHWC" if len(info.input_shape) == 3 else None,
+            "dtype": info.input_dtype,
+            "layout": "NHWC" if info.input_kind == "image" else None,
             "range": list(info.input_range),
             "preprocessing": info.preprocessing,
+            **({"text": info.text} if info.text else {}),
         },
         "output": {
             "name": "probabilities",
@@ -134,7 +143,7 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
                 "(q - zero_point) * scale on output, with the scale and zero point given per file.",
     }
     runs.write_json(out / "signature.json", signature)
-    report = {"recipe": recipe.name, "run": str(folder), "keras_test_accuracy": keras_acc,
+    report = {"recipe": recipe.name, "run": str(folder), "keras_test_accuracy": keras_acc, "twin_max_abs_diff": twin_diff,
               "test_examples": int(len(y_test)), "batch": batch, "calibration_samples": calibration_samples,
               "int8_io": int8_io, "prune": prune, "prune_epochs": prune_epochs if prune else None,
               "hparams": hp, "artifacts": results, "failures": failures}
@@ -144,14 +153,14 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
 
 
 def export_model(model32, out: Path, prefix: str, variants, *, x_test, y_test, keras_probs, keras_acc, batch,
-                 input_shape, representative, int8_io, allow_flex, latency_runs, log, reference_acc=None):
+                 input_shape, input_dtype, representative, int8_io, allow_flex, latency_runs, log, reference_acc=None):
     """Serving SavedModel + each TFLite variant of one float32 model; returns (artifacts, failures)."""
     from export import tflite
 
     sm_dir = out / f"saved_model{'_' + prefix.rstrip('_') if prefix else ''}"
     tmp_sm = Path(tempfile.mkdtemp(prefix=f".{sm_dir.name}.", dir=out))
     try:  # the serving SavedModel (any batch size): written beside, then moved into place
-        tflite.write_saved_model(model32, input_shape, tmp_sm, batch=None)
+        tflite.write_saved_model(model32, input_shape, tmp_sm, batch=None, input_dtype=input_dtype)
         if sm_dir.exists():
             shutil.rmtree(sm_dir)
         os.replace(tmp_sm, sm_dir)
@@ -160,7 +169,7 @@ def export_model(model32, out: Path, prefix: str, variants, *, x_test, y_test, k
     # The converter's input: the same model with a fixed batch (no shape ops), deleted after conversion.
     fixed_sm = Path(tempfile.mkdtemp(prefix=f".{sm_dir.name}_fixed_batch.", dir=out))
     try:
-        tflite.write_saved_model(model32, input_shape, fixed_sm, batch=batch)
+        tflite.write_saved_model(model32, input_shape, fixed_sm, batch=batch, input_dtype=input_dtype)
         return _convert_and_verify(model32, fixed_sm, out, prefix, variants, x_test=x_test, y_test=y_test,
                                    keras_probs=keras_probs, keras_acc=keras_acc, int8_io=int8_io,
                                    representative=representative, allow_flex=allow_flex, latency_runs=latency_runs,

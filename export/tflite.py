@@ -20,31 +20,33 @@ SIGNATURE = "serving_default"
 INPUT_NAME = "input"
 
 
-def float32_clone(model, input_shape):
-    """The same model with float32 compute everywhere (weights copied), so mixed-precision runs
-    export float32 graphs with float32 inputs and outputs."""
+def float32_clone(model, input_shape, input_dtype="float32"):
+    """The model's export twin, with float32 compute everywhere and the same weights: mixed-precision runs export
+    float32 graphs, and a model with an `export_config()` (recurrent layers unrolled) is rebuilt from it."""
     import keras
 
+    config = model.export_config() if hasattr(model, "export_config") else model.get_config()
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("float32")
     try:
-        clone = type(model).from_config({k: v for k, v in model.get_config().items() if k != "dtype"})
-        clone(np.zeros((1, *input_shape), np.float32))
+        clone = type(model).from_config({k: v for k, v in config.items() if k != "dtype"})
+        clone(np.zeros((1, *input_shape), input_dtype))
         clone.set_weights(model.get_weights())
     finally:
         keras.mixed_precision.set_global_policy(previous)
     return clone
 
 
-def write_saved_model(model, input_shape, path: Path, batch: Optional[int] = None) -> None:
-    """Export `model` as a SavedModel whose `serving_default` takes float32 `input` of shape (batch, *input_shape);
-    `batch=None` (serving) accepts any batch size, an int fixes it (the TFLite conversion's input)."""
+def write_saved_model(model, input_shape, path: Path, batch: Optional[int] = None, input_dtype="float32") -> None:
+    """Export `model` as a SavedModel whose `serving_default` takes `input` (float32 pixels or int32 token ids) of
+    shape (batch, *input_shape); `batch=None` (serving) accepts any batch size, an int fixes it (the TFLite
+    conversion's input)."""
     import keras
     import tensorflow as tf
 
     archive = keras.export.ExportArchive()
     archive.track(model)
-    spec = tf.TensorSpec((batch, *input_shape), tf.float32, name=INPUT_NAME)
+    spec = tf.TensorSpec((batch, *input_shape), tf.as_dtype(input_dtype), name=INPUT_NAME)
     archive.add_endpoint(name=SIGNATURE, fn=lambda x: {"probabilities": model(x, training=False)},
                          input_signature=[spec])
     archive.write_out(str(path), verbose=False)
@@ -58,7 +60,8 @@ def convert(
     allow_flex: bool = False,
 ) -> bytes:
     """Convert a SavedModel to one TFLite variant: float32, float16 (weights), dynamic (int8 weights),
-    or int8 (weights and activations, calibrated on `representative`)."""
+    or int8 (weights and activations, calibrated on `representative`; `int8_io` sets the type of float inputs
+    and of the output, integer inputs such as token ids stay as they are)."""
     import tensorflow as tf
 
     if variant not in VARIANTS:
@@ -77,17 +80,21 @@ def convert(
             raise ValueError("int8 needs a representative dataset")
         conv.representative_dataset = lambda: ([x] for x in representative())
         io_type = {"int8": tf.int8, "uint8": tf.uint8, "float32": tf.float32}[int8_io]
-        conv.inference_input_type = io_type
+        sample = next(iter(representative()))
+        if np.asarray(sample).dtype.kind == "f":
+            conv.inference_input_type = io_type
         conv.inference_output_type = io_type
     return conv.convert()
 
 
 def calibration_samples(dataset, count: int, batch: int = 1):
-    """A function yielding `count` float32 inputs of shape (batch, ...) from a (x, y) tf.data pipeline."""
+    """A function yielding `count` inputs of shape (batch, ...) from a (x, y) tf.data pipeline (float32 pixels
+    stay float32, token ids int32)."""
     def gen():
         n = 0
         for x, _ in dataset:
-            x = np.asarray(x, dtype=np.float32)
+            x = np.asarray(x)
+            x = x.astype(np.float32) if x.dtype.kind == "f" else x
             for i in range(0, len(x) - batch + 1, batch):
                 if n >= count:
                     return

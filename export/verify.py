@@ -11,7 +11,10 @@ from typing import Optional
 
 import numpy as np
 
-SHAPE_OPS = {"SHAPE", "STRIDED_SLICE", "PACK", "FILL", "BROADCAST_TO", "GATHER", "RANGE"}
+# Reading a tensor's size at run time: the root of every shape computation a dynamic batch leaves in a graph
+# (SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE). Those other ops also do real work (an unrolled GRU slices its
+# gates, an embedding is a GATHER), so only SHAPE itself marks a graph that computes shapes.
+SHAPE_OPS = {"SHAPE"}
 
 
 def interpreter(content: bytes, threads: Optional[int] = None, delegates: bool = True):
@@ -25,7 +28,8 @@ def interpreter(content: bytes, threads: Optional[int] = None, delegates: bool =
 
 
 class Runner:
-    """Feeds float32 inputs to a TFLite model batch by batch and returns float32 outputs."""
+    """Feeds inputs (float32 pixels, int32 token ids) to a TFLite model batch by batch and returns float32
+    outputs."""
 
     def __init__(self, content: bytes, threads: Optional[int] = None):
         self.interp = interpreter(content, threads)
@@ -35,9 +39,9 @@ class Runner:
 
     def _quantize(self, x: np.ndarray) -> np.ndarray:
         dtype = self.inp["dtype"]
-        if dtype == np.float32:
-            return x.astype(np.float32)
         scale, zero = self.inp["quantization"]
+        if dtype == np.float32 or not scale:  # float, or integer ids that are not quantized values
+            return x.astype(dtype)
         info = np.iinfo(dtype)
         return np.clip(np.round(x / scale + zero), info.min, info.max).astype(dtype)
 

@@ -8,6 +8,7 @@ for). Each dataset format has a writer here; a new data function needs one, and
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import pickle
 import struct
@@ -74,8 +75,44 @@ def write_cifar_like(folder, n_per_batch: int = 60, n_test: int = 80, seed: int 
     return folder
 
 
+POSITIVE_WORDS = ("great", "superb", "moving", "brilliant", "loved", "funny", "beautiful", "best")
+NEGATIVE_WORDS = ("awful", "boring", "dull", "worst", "hated", "mess", "weak", "waste")
+FILLER_WORDS = ("the", "film", "movie", "a", "plot", "and", "actors", "was", "it", "story", "scene", "i")
+
+
+def synthetic_reviews(n: int, seed: int = 0):
+    """Learnable reviews: filler words with a few sentiment words of the label's side (punctuation, capitals and
+    <br /> tags included, as real reviews have)."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 2
+    rng.shuffle(labels)
+    texts = []
+    for label in labels:
+        words = list(rng.choice(FILLER_WORDS, size=int(rng.integers(6, 30))))
+        for _ in range(3):
+            words.insert(int(rng.integers(0, len(words) + 1)),
+                         rng.choice(POSITIVE_WORDS if label else NEGATIVE_WORDS).capitalize() + "!")
+        texts.append(" ".join(words[:8]) + "<br /><br />" + " ".join(words[8:]) + ".")
+    return texts, labels.astype(int)
+
+
+def write_jsonl(path, texts, labels) -> None:
+    lines = "".join(json.dumps({"text": t, "label": int(y)}) + "\n" for t, y in zip(texts, labels))
+    path.write_bytes(gzip.compress(lines.encode("utf-8"), mtime=0) if path.suffix == ".gz" else lines.encode())
+
+
+def write_imdb_like(folder, n_train: int = 240, n_test: int = 80, seed: int = 0):
+    """`folder/imdb_train.jsonl.gz` and `imdb_test.jsonl.gz` as in the staged copy (text and label per line)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    texts, labels = synthetic_reviews(n_train + n_test, seed)
+    write_jsonl(folder / "imdb_train.jsonl.gz", texts[:n_train], labels[:n_train])
+    write_jsonl(folder / "imdb_test.jsonl.gz", texts[n_train:], labels[n_train:])
+    return folder
+
+
 # data function name -> writer of a small synthetic copy in the dataset's standard format
-FAKE_WRITERS = {"mnist": write_mnist_like, "fashion_mnist": write_mnist_like, "cifar10": write_cifar_like}
+FAKE_WRITERS = {"mnist": write_mnist_like, "fashion_mnist": write_mnist_like, "cifar10": write_cifar_like,
+                "imdb_reviews": write_imdb_like}
 
 
 def fake_data_dir(recipe, folder):
@@ -97,11 +134,19 @@ TINY = {
     "augment_crop": 0,
     "augment_cutout": 0,
     "width": 4,
+    "vocab_size": 300,
+    "sequence_length": 16,
+    "embed_dim": 16,
+    "ff_dim": 16,
 }
 
 
 # Recipes that cost minutes on 2 cores even when tiny; the default run covers their family through a smaller sibling.
-HEAVY = {"resnet56_cifar10": "resnet20_cifar10 covers the family in the default run"}
+HEAVY = {
+    "resnet56_cifar10": "resnet20_cifar10 covers the family in the default run",
+    "gru_imdb": "lstm_imdb covers RecurrentClassifier in the default run",
+    "bilstm_imdb": "lstm_imdb covers RecurrentClassifier in the default run",
+}
 
 
 def recipe_params(names):

@@ -4,6 +4,7 @@ import hashlib
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from zoo.data import images
@@ -42,3 +43,17 @@ def test_staged_cifar10_reads_as_its_readme_says():
     assert hashlib.sha256(x_train.tobytes()).hexdigest().startswith("5aaf8a2cf2e577ff4dbb15e4f368840f")
     assert hashlib.sha256(y_test.astype("uint8").tobytes()).hexdigest().startswith("bcb0228c70fcd46ed2fcaa2447a1b211")
     assert list(y_train[:10]) == [6, 9, 9, 4, 1, 1, 2, 7, 8, 3]
+
+
+SHARED_IMDB = Path(__file__).resolve().parents[2] / "shared" / "data" / "imdb"
+
+
+@pytest.mark.skipif(not SHARED_IMDB.is_dir(), reason="the staged IMDB copy (../shared/data/imdb) is absent")
+def test_staged_imdb_reads_as_its_readme_says():
+    from zoo.data import text
+
+    ((x_train, y_train), (x_test, y_test)), where = text.load_splits(text.IMDB, str(SHARED_IMDB))
+    assert len(x_train) == len(x_test) == 25_000
+    assert np.bincount(y_train).tolist() == np.bincount(y_test).tolist() == [12_500, 12_500]
+    assert x_train[12_500].startswith("Bromwell High is a cartoon comedy")  # train/pos/0_9, the first positive
+    assert x_test[0].startswith("Once again Mr. Costner has dragged out a movie")  # test/neg/0_2

@@ -40,7 +40,7 @@ def test_every_search_space_builds_models(name, tmp_path):
         for p in trial_hp.space:
             trial_hp.values[p.name] = p.random_sample(int(rng.integers(1 << 30)))
         model = hm.build(trial_hp)
-        x = np.zeros((2, *hm._info.input_shape), "float32")
+        x = np.zeros((2, *hm._info.input_shape), hm._info.input_dtype)
         assert np.asarray(model(x)).shape == (2, hm._info.num_classes)
     for p in hp.space:
         if isinstance(p, (kt.engine.hyperparameters.Float, kt.engine.hyperparameters.Int)):

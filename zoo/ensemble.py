@@ -8,8 +8,9 @@ Prints the ensemble's test accuracy beside each member's and writes an ensemble
 folder (default runs/ensembles/TIMESTAMP) laid out like a run folder: hparams.json
 (the members and what they share), model.keras (one Keras model holding every
 member), metrics.json, members.csv, classification_report.txt, confusion_matrix.png.
-Members must share the dataset, input shape, classes and task; the first one that
-does not is named.
+Members must share the dataset, input shape, classes and task, and text members the
+same vocabulary (the same ids must mean the same words); the first one that does not
+is named.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from zoo.errors import UsageError, run_cli
 
 
 def check_members(folders, runs_info) -> None:
-    """Refuse members that disagree with the first on dataset, input shape, classes or task."""
+    """Refuse members that disagree with the first on dataset, input shape, classes, task or derived files."""
+    from zoo.runs import read_data_files
+
     first = runs_info[0]
     for folder, run in zip(folders[1:], runs_info[1:]):
         for what, get in (("task", lambda r: r.get("task")), ("dataset", lambda r: r["data"]["name"]),
@@ -32,13 +35,18 @@ def check_members(folders, runs_info) -> None:
             if get(run) != get(first):
                 raise UsageError(f"{folder} does not fit the ensemble: its {what} is {get(run)!r}, the first "
                                  f"member's ({folders[0]}) is {get(first)!r}")
+        mine, theirs = read_data_files(folder, run) or {}, read_data_files(folders[0], first) or {}
+        for name in sorted(set(mine) | set(theirs)):
+            if mine.get(name) != theirs.get(name):
+                raise UsageError(f"{folder} does not fit the ensemble: its {name} differs from the first member's "
+                                 f"({folders[0]}), so the same inputs mean different things to them")
 
 
 def build_ensemble(run_dirs, out=None, data_dir=None, runs_root="runs", log=print) -> dict:
     """Evaluate each member and their average on the test split; write the ensemble folder."""
     import numpy as np
 
-    from zoo import reports, runs, runtime
+    from zoo import runs, runtime
     from zoo.models.ensemble import Ensemble
     from zoo.tasks import get_task
 
@@ -52,7 +60,7 @@ def build_ensemble(run_dirs, out=None, data_dir=None, runs_root="runs", log=prin
     run, recipe, hp = loaded[0]
     task = get_task(recipe.task)
     runtime.set_precision("float32")  # members of mixed-precision runs are evaluated and saved in float32
-    data = recipe.data(hp, data_dir=data_dir, seed=run.get("seed", 0))
+    data = runs.load_data(folders[0], run, recipe, hp, data_dir)
     members = [runs.load_model(f / runs.MODEL) for f in folders]
     rows, member_probs = [], []
     for (member_run, _, _), folder, model in zip(loaded, folders, members):
@@ -64,8 +72,7 @@ def build_ensemble(run_dirs, out=None, data_dir=None, runs_root="runs", log=prin
     mean_probs = np.mean(member_probs, axis=0)
     # the saved model must compute what is scored: checked on a few examples, not a second pass over the test split
     np.testing.assert_allclose(np.asarray(ensemble(x_test[:32])), mean_probs[:32], atol=1e-5)
-    class_names = data.info.class_names
-    result = task.score(x_test, y_test, mean_probs, class_names)
+    result = task.score(x_test, y_test, mean_probs, data.info)
 
     folder = runs.claim_run_dir(out) if out else runs.new_run_dir(runs_root, "ensembles")
     runs.write_json(folder / runs.HPARAMS, {
@@ -75,6 +82,8 @@ def build_ensemble(run_dirs, out=None, data_dir=None, runs_root="runs", log=prin
         "versions": runtime.versions(), "machine": runtime.machine(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     })
+    for name, content in (runs.read_data_files(folders[0], run) or {}).items():
+        runs.write_text(folder / name, content)
     with runs.atomic_path(folder / runs.MODEL) as tmp:
         ensemble.save(tmp)
     best = max(r["test_accuracy"] for r in rows)
@@ -84,8 +93,7 @@ def build_ensemble(run_dirs, out=None, data_dir=None, runs_root="runs", log=prin
     runs.write_json(folder / runs.METRICS, metrics)
     runs.write_text(folder / "members.csv", "run,recipe,test_accuracy\n" + "".join(
         f"{r['run']},{r['recipe']},{r['test_accuracy']:.4f}\n" for r in rows))
-    reports.write_classification_reports(folder, result, class_names, len(data.info.input_shape) == 3,
-                                         f"ensemble of {len(rows)} ({folder.name})")
+    task.write_reports(folder, result, data.info, f"ensemble of {len(rows)} ({folder.name})")
     width = max(len(r["run"]) for r in rows)
     for r in rows:
         log(f"{r['run']:<{width}}  {r['recipe']:<20} test accuracy {r['test_accuracy']:.4f}")

@@ -19,29 +19,26 @@ from zoo.errors import RunDirError, run_cli
 
 
 def evaluate(run_dir, data_dir=None, write: bool = False, log=print) -> dict:
-    from zoo import reports, runs
+    from zoo import runs
     from zoo.tasks import get_task
 
     folder = Path(run_dir)
     run, recipe, hp = runs.load_run_recipe(folder)
     model = runs.load_model(folder / runs.MODEL)
-    data = recipe.data(hp, data_dir=data_dir, seed=run.get("seed", 0))
+    data = runs.load_data(folder, run, recipe, hp, data_dir)
     expected = tuple(run.get("data", {}).get("input_shape", data.info.input_shape))
     if tuple(data.info.input_shape) != expected:
         raise RunDirError(f"{folder} was trained on inputs of shape {expected}, the data has {data.info.input_shape}")
     task = get_task(recipe.task)
-    result = task.evaluate(model, data.test, data.info.class_names)
-    text = reports.format_report(result["report"], data.info.class_names)
+    result = task.evaluate(model, data.test, data.info)
     if write:
-        reports.write_classification_reports(folder, result, data.info.class_names, len(data.info.input_shape) == 3,
-                                             f"{recipe.name} ({folder.name})")
+        task.write_reports(folder, result, data.info, f"{recipe.name} ({folder.name})")
         metrics = runs.read_json(folder / runs.METRICS) if (folder / runs.METRICS).is_file() else {}
         runs.write_json(folder / runs.METRICS, {**metrics, **result["metrics"]})
     log(f"{recipe.name} run {folder} on {data.info.name} test ({data.info.source})")
-    log(text)
-    m = result["metrics"]
-    log(f"test accuracy {m['test_accuracy']:.4f}, loss {m['test_loss']:.4f} over {m['test_examples']} examples")
-    return m
+    log(task.report_text(result, data.info))
+    log(task.summary(result["metrics"]))
+    return result["metrics"]
 
 
 def main(argv=None) -> int:

@@ -1,14 +1,19 @@
-"""Classify your own files with a trained run.
+"""Classify your own images or texts with a trained run.
 
     python -m zoo.predict runs/cnn_cifar10/20261123-213000 cat.jpg truck.png
     python -m zoo.predict runs/cnn_mnist/20261122-213000 digit.png --top 3 --invert
+    python -m zoo.predict runs/lstm_imdb/20261124-010000 "A gripping film." "Dull and far too long."
+    python -m zoo.predict runs/lstm_imdb/20261124-010000 - < reviews.txt      # one review per line
 
-Each file is decoded (PNG, JPEG, GIF, BMP), converted to the recipe's channels
-(grayscale or RGB) and resized to its input size (bilinear, antialiased), then
-the top-K labels are printed with their probabilities. MNIST-style models expect
-a light digit on a dark background: `--invert` turns a dark-on-light scan around.
-A file that cannot be read is named in a one-line error and the others are still
-classified; the exit code is then 1.
+What the arguments are follows from the run's inputs. Image runs: each file is
+decoded (PNG, JPEG, GIF, BMP), converted to the recipe's channels (grayscale or
+RGB) and resized to its input size (bilinear, antialiased); MNIST-style models
+expect a light digit on a dark background: `--invert` turns a dark-on-light scan
+around. A file that cannot be read is named in a one-line error and the others are
+still classified; the exit code is then 1. Text runs: each argument is one text
+(`-` reads one per line from stdin), tokenised with the run's own vocab.txt and
+standardisation, exactly as in training. The top-K labels are printed with their
+probabilities.
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ def load_image_run(run_dir, command: str):
     folder = Path(run_dir)
     run, recipe, hp = runs.load_run_recipe(folder)
     info = run["data"]
-    if len(info["input_shape"]) != 3:
+    if info.get("input_kind", "image") != "image":
         raise UsageError(f"{folder} is a run on {info['name']}, whose inputs are not images "
                          f"(shape {info['input_shape']}); {command} works on image models")
     return folder, run, recipe, hp
@@ -70,38 +75,77 @@ def load_files(paths, input_shape, invert=False, log=print):
     return stacked, good, failed
 
 
-def predict_files(run_dir, files, top: int = 5, invert: bool = False, log=print, err=None) -> int:
-    """Print the top-`top` labels of each file; returns the number of files that could not be classified."""
+def _print_top(names, probs, labels, top, log) -> None:
+    import numpy as np
+
+    for name, p in zip(names, probs):
+        best = np.argsort(-p)[: min(top, len(labels))]
+        log(f"{name}: " + ", ".join(f"{labels[i]} {p[i]:.3f}" for i in best))
+
+
+def predict_files(folder, run, model, files, top=5, invert=False, log=print, err=print) -> int:
+    """Print the top-`top` labels of each image file; returns the number of files that could not be classified."""
+    import numpy as np
+
+    info = run["data"]
+    x, good, failed = load_files(files, tuple(info["input_shape"]), invert, log=err)
+    if len(x):
+        _print_top(good, np.asarray(model.predict(x, batch_size=64, verbose=0), np.float32), info["class_names"],
+                   top, log)
+    return failed
+
+
+def predict_texts(folder, run, model, texts, top=5, invert=False, log=print, err=print) -> int:
+    """Print the top-`top` labels of each text (`-` = one text per line of stdin), encoded with the run's
+    vocabulary; returns 0 (every text can be encoded)."""
     import numpy as np
 
     from zoo import runs
+    from zoo.data import text
+
+    if invert:
+        raise UsageError("--invert is for image runs; this run reads text")
+    if "-" in texts:
+        texts = [t for item in texts for t in ([line for line in sys.stdin.read().splitlines() if line.strip()]
+                                               if item == "-" else [item])]
+    info = run["data"]
+    layer = text.vectorizer(info["input_shape"][0], vocabulary=text.parse_vocab(
+        runs.read_data_files(folder, run)[text.VOCAB_FILE], str(folder / text.VOCAB_FILE)))
+    ids = text.encode(layer, texts)
+    shown = [repr(t if len(t) <= 60 else t[:57] + "...") for t in texts]
+    _print_top(shown, np.asarray(model.predict(ids, batch_size=64, verbose=0), np.float32), info["class_names"],
+               top, log)
+    return 0
+
+
+PREDICTORS = {"image": predict_files, "tokens": predict_texts}  # by the run's input kind
+
+
+def predict(run_dir, items, top: int = 5, invert: bool = False, log=print, err=None) -> int:
+    """Classify `items` (image files or texts, as the run's inputs are); returns how many could not be."""
+    from zoo import runs
 
     err = err or (lambda s: print(s, file=sys.stderr))
-    folder, run, _, _ = load_image_run(run_dir, "zoo.predict")
-    info = run["data"]
+    folder = Path(run_dir)
+    run, _, _ = runs.load_run_recipe(folder)
     if top < 1:
         raise UsageError("--top must be at least 1")
+    predictor = PREDICTORS[run["data"].get("input_kind", "image")]
     model = runs.load_model(folder / runs.MODEL)
-    x, good, failed = load_files(files, tuple(info["input_shape"]), invert, log=err)
-    labels = info["class_names"]
-    if len(x):
-        probs = np.asarray(model.predict(x, batch_size=64, verbose=0), dtype=np.float32)
-        for path, p in zip(good, probs):
-            best = np.argsort(-p)[: min(top, len(labels))]
-            log(f"{path}: " + ", ".join(f"{labels[i]} {p[i]:.3f}" for i in best))
-    return failed
+    return predictor(folder, run, model, items, top=top, invert=invert, log=log, err=err)
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m zoo.predict", description=__doc__.split("\n\n")[0],
                                 epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dir", help="a run folder written by python -m zoo.train (or zoo.ensemble)")
-    p.add_argument("files", nargs="+", help="image files to classify")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="image files (image runs), or texts with - for one per line of stdin (text runs)")
     p.add_argument("--top", type=int, default=5, help="how many labels to print per file (default 5)")
     p.add_argument("--invert", action="store_true", help="invert the pixels (dark digit on light paper -> MNIST style)")
     p.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
     args = p.parse_args(argv)
-    return run_cli(lambda: 1 if predict_files(args.run_dir, args.files, args.top, args.invert) else 0, args.debug)
+    return run_cli(lambda: 1 if predict(args.run_dir, args.inputs, args.top, args.invert) else 0, args.debug)
 
 
 if __name__ == "__main__":

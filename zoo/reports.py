@@ -16,47 +16,29 @@ from zoo import runs
 
 
 def classification_report(y_true, y_pred, class_names: Sequence[str]) -> dict:
-    """Per-class precision / recall / F1 / support plus accuracy, macro and weighted averages."""
-    y_true = np.asarray(y_true)
-    y_pred = np.asarray(y_pred)
-    out: dict = {}
-    rows = []
-    for i, name in enumerate(class_names):
-        tp = int(np.sum((y_pred == i) & (y_true == i)))
-        predicted = int(np.sum(y_pred == i))
-        support = int(np.sum(y_true == i))
-        precision = tp / predicted if predicted else 0.0
-        recall = tp / support if support else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        out[name] = {"precision": precision, "recall": recall, "f1": f1, "support": support}
-        rows.append((precision, recall, f1, support))
-    arr = np.array(rows, dtype=float)
-    total = arr[:, 3].sum()
-    out["accuracy"] = float(np.mean(y_true == y_pred)) if len(y_true) else 0.0
-    out["macro avg"] = dict(zip(("precision", "recall", "f1"), map(float, arr[:, :3].mean(axis=0))), support=int(total))
-    weights = arr[:, 3] / total if total else np.zeros(len(arr))
-    out["weighted avg"] = dict(zip(("precision", "recall", "f1"), map(float, weights @ arr[:, :3])), support=int(total))
-    return out
+    """scikit-learn's per-class precision / recall / F1 / support with accuracy, macro and weighted averages
+    (as a dict keyed by class name; classes absent from `y_true` count with zero support)."""
+    from sklearn import metrics
+
+    report = metrics.classification_report(y_true, y_pred, labels=list(range(len(class_names))),
+                                           target_names=list(class_names), output_dict=True, zero_division=0)
+    report["accuracy"] = float(metrics.accuracy_score(y_true, y_pred)) if len(y_true) else 0.0
+    report.pop("micro avg", None)  # sklearn writes it instead of accuracy when a class is absent
+    return report
 
 
-def format_report(report: dict, class_names: Sequence[str]) -> str:
-    width = max(12, *(len(n) for n in class_names))
-    lines = [f"{'':>{width}}  precision     recall   f1-score    support", ""]
-    for name in class_names:
-        r = report[name]
-        lines.append(f"{name:>{width}}  {r['precision']:9.4f}  {r['recall']:9.4f}  {r['f1']:9.4f}  {r['support']:9d}")
-    total = report["macro avg"]["support"]
-    lines += ["", f"{'accuracy':>{width}}  {'':9}  {'':9}  {report['accuracy']:9.4f}  {total:9d}"]
-    for avg in ("macro avg", "weighted avg"):
-        r = report[avg]
-        lines.append(f"{avg:>{width}}  {r['precision']:9.4f}  {r['recall']:9.4f}  {r['f1']:9.4f}  {r['support']:9d}")
-    return "\n".join(lines) + "\n"
+def format_report(y_true, y_pred, class_names: Sequence[str]) -> str:
+    """The same report as the aligned table scikit-learn prints."""
+    from sklearn import metrics
+
+    return metrics.classification_report(y_true, y_pred, labels=list(range(len(class_names))),
+                                         target_names=list(class_names), digits=4, zero_division=0)
 
 
 def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
-    cm = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(cm, (np.asarray(y_true), np.asarray(y_pred)), 1)
-    return cm
+    from sklearn import metrics
+
+    return metrics.confusion_matrix(y_true, y_pred, labels=list(range(num_classes)))
 
 
 def _pyplot():
@@ -157,15 +139,40 @@ def plot_samples(images, labels, predictions, class_names, path, title: str = ""
     return True
 
 
-def write_classification_reports(run_dir, result: dict, class_names, input_is_image: bool, title: str) -> str:
-    """Write the report text and pictures for one evaluation into `run_dir`; return the report text."""
+def plot_roc(y_true, positive_scores, path, positive: str, title: str = "") -> None:
+    """ROC curve (scikit-learn's `roc_curve`) of a two-class model, with its AUC and the chance diagonal."""
+    from sklearn import metrics
+
+    plt = _pyplot()
+    fpr, tpr, _ = metrics.roc_curve(y_true, positive_scores)
+    auc = metrics.auc(fpr, tpr)
+    fig, ax = plt.subplots(figsize=(4.6, 4.4))
+    ax.plot(fpr, tpr, lw=2, label=f"model (AUC = {auc:.4f})")
+    ax.plot([0, 1], [0, 1], ls="--", color="gray", label="chance")
+    ax.set_xlabel(f"false positive rate (non-{positive} called {positive})")
+    ax.set_ylabel(f"true positive rate ({positive} found)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    ax.set_title(title or "ROC curve (test)")
+    _save(fig, path)
+
+
+def write_classification_reports(run_dir, result: dict, info, title: str) -> str:
+    """Write one evaluation's report and pictures into `run_dir` (classification_report.txt, confusion_matrix.png;
+    misclassified.png for images; roc_curve.png for two classes); return the report text."""
     run_dir = Path(run_dir)
-    text = format_report(result["report"], class_names)
+    class_names = info.class_names
+    text = format_report(result["labels"], result["predictions"], class_names)
     runs.write_text(run_dir / "classification_report.txt", text)
     cm = confusion_matrix(result["labels"], result["predictions"], len(class_names))
     plot_confusion_matrix(cm, class_names, run_dir / "confusion_matrix.png", title=f"{title}: confusion matrix (test)")
-    if input_is_image:
+    if info.input_kind == "image":
         wrong = np.flatnonzero(result["labels"] != result["predictions"])
         plot_samples(result["inputs"][wrong], result["labels"][wrong], result["predictions"][wrong], class_names,
                      run_dir / "misclassified.png", title=f"{title}: misclassified test images (true -> predicted)")
+    if len(class_names) == 2 and len(np.unique(result["labels"])) == 2:  # a ROC curve needs both classes
+        plot_roc(result["labels"], result["probabilities"][:, 1], run_dir / "roc_curve.png", class_names[1],
+                 title=f"{title}: ROC curve (test)")
     return text

@@ -8,7 +8,8 @@ final hyperparameters, so `zoo.evaluate` and `export` need only the folder:
       model.keras           best model (by validation metric); `keras.saving.load_model` after `import zoo`
       history.csv           one row per epoch
       metrics.json          test metrics (written last: its presence means the run finished)
-      classification_report.txt, confusion_matrix.png, curves.png, misclassified.png
+      classification_report.txt, confusion_matrix.png, curves.png, misclassified.png (images),
+      roc_curve.png (two classes), vocab.txt (text: the vocabulary its inputs are encoded with)
       tensorboard/          TensorBoard logs
       backup/               resumable training state (removed when the run finishes)
 """
@@ -21,7 +22,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from zoo.errors import RunDirError
 
@@ -152,6 +153,25 @@ def load_run_recipe(path: str | os.PathLike):
     except ZooError:
         raise RunDirError(f"{path} is a run of {run['recipe']!r}, which this version of zoo does not know") from None
     return run, recipe, dict(recipe.hparams, **run["hparams"])
+
+
+def read_data_files(path: str | os.PathLike, run: dict[str, Any]) -> Optional[dict[str, str]]:
+    """The files the run's data pipeline derived from its training split (e.g. vocab.txt), or None if it has none."""
+    names = run.get("data", {}).get("files") or []
+    if not names:
+        return None
+    files = {}
+    for name in names:
+        f = Path(path) / name
+        if not f.is_file():
+            raise RunDirError(f"{f} is missing: the run needs it to encode its inputs as in training; retrain the run")
+        files[name] = f.read_text(encoding="utf-8")
+    return files
+
+
+def load_data(path: str | os.PathLike, run: dict[str, Any], recipe, hp: dict[str, Any], data_dir=None):
+    """The recipe's datasets for a run folder, encoded with the run's own derived files (its vocabulary)."""
+    return recipe.data(hp, data_dir=data_dir, seed=run.get("seed", 0), files=read_data_files(path, run))
 
 
 def latest_unfinished(root: str | os.PathLike, recipe: str) -> Path:

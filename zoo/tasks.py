@@ -53,7 +53,11 @@ CHOICES = {"optimizer": OPTIMIZERS, "lr_schedule": SCHEDULES, "shortcut": ("A", 
 
 
 class ClassificationTask:
-    """Single-label classification; models output float32 class probabilities."""
+    """Single-label classification; models output float32 class probabilities.
+
+    `metrics.json` keys: test_accuracy, test_loss, test_macro_f1, test_weighted_f1, test_examples; a two-class
+    model adds test_precision, test_recall, test_f1 (of the second class, e.g. "positive") and test_roc_auc.
+    """
 
     name = "classification"
     monitor = "val_accuracy"
@@ -75,27 +79,56 @@ class ClassificationTask:
             ps.append(np.asarray(model.predict_on_batch(x), dtype=np.float32))
         return np.concatenate(xs), np.concatenate(ys), np.concatenate(ps)
 
-    def evaluate(self, model, dataset, class_names) -> dict[str, Any]:
+    def evaluate(self, model, dataset, info) -> dict[str, Any]:
         """Test metrics (the `metrics.json` keys) plus arrays the reports draw from."""
-        return self.score(*self.predict(model, dataset), class_names)
+        return self.score(*self.predict(model, dataset), info)
 
-    def score(self, x, y, probs, class_names) -> dict[str, Any]:
-        """`evaluate` from predictions already made (an ensemble averages its members' once)."""
+    def score(self, x, y, probs, info) -> dict[str, Any]:
+        """`evaluate` from predictions already made (an ensemble averages its members' once); scikit-learn's
+        metrics."""
+        from sklearn import metrics as sk
+
         from zoo.reports import classification_report
 
         pred = probs.argmax(axis=1)
-        picked = probs[np.arange(len(y)), y]
-        loss = float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
-        report = classification_report(y, pred, class_names)
+        report = classification_report(y, pred, info.class_names)
+        labels = list(range(len(info.class_names)))
+        loss = float(sk.log_loss(y, probs, labels=labels)) if len(y) else math.nan
         metrics = {
-            "test_accuracy": float(np.mean(pred == y)),
+            "test_accuracy": float(sk.accuracy_score(y, pred)),
             "test_loss": loss if math.isfinite(loss) else None,
-            "test_macro_f1": report["macro avg"]["f1"],
-            "test_weighted_f1": report["weighted avg"]["f1"],
+            "test_macro_f1": float(report["macro avg"]["f1-score"]),
+            "test_weighted_f1": float(report["weighted avg"]["f1-score"]),
             "test_examples": int(len(y)),
         }
+        if len(labels) == 2:  # the second class is the positive one ("positive" for sentiment)
+            precision, recall, f1, _ = sk.precision_recall_fscore_support(y, pred, average="binary", zero_division=0)
+            both = len(np.unique(y)) == 2  # ROC AUC needs both classes in the test split
+            metrics.update(test_precision=float(precision), test_recall=float(recall), test_f1=float(f1),
+                           test_roc_auc=float(sk.roc_auc_score(y, probs[:, 1])) if both else None)
         return {"metrics": metrics, "report": report, "inputs": x, "labels": y, "predictions": pred,
                 "probabilities": probs}
+
+    def report_text(self, result, info) -> str:
+        """The classification report as printed (scikit-learn's table)."""
+        from zoo.reports import format_report
+
+        return format_report(result["labels"], result["predictions"], info.class_names)
+
+    def write_reports(self, folder, result, info, title: str) -> str:
+        """Report files and pictures in the run folder; returns the text report."""
+        from zoo.reports import write_classification_reports
+
+        return write_classification_reports(folder, result, info, title)
+
+    def summary(self, metrics: Mapping[str, Any]) -> str:
+        """One line of the headline test numbers."""
+        line = f"test accuracy {metrics['test_accuracy']:.4f}"
+        if metrics.get("test_loss") is not None:
+            line += f", loss {metrics['test_loss']:.4f}"
+        if metrics.get("test_roc_auc") is not None:
+            line += f", F1 {metrics['test_f1']:.4f}, ROC AUC {metrics['test_roc_auc']:.4f}"
+        return line + f" over {metrics['test_examples']} examples"
 
 
 TASKS = {"classification": ClassificationTask()}

@@ -85,7 +85,10 @@ def train(
 
     runtime.set_precision(precision)
     runtime.seed_everything(seed, deterministic)
-    data = recipe.data(hp, data_dir=data_dir, seed=seed)
+    if saved is None:
+        data = recipe.data(hp, data_dir=data_dir, seed=seed)
+    else:  # a resumed run encodes its inputs with the files it derived when it started (its vocabulary)
+        data = runs.load_data(folder, saved, recipe, hp, data_dir)
     info = data.info
     task = get_task(recipe.task)
     steps_per_epoch = math.ceil(info.num_train / hp["batch_size"])
@@ -111,6 +114,8 @@ def train(
             "command": command,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         })
+        for name, content in data.files.items():  # e.g. vocab.txt: the run's inputs are encoded with it
+            runs.write_text(folder / name, content)
     log(f"{'resuming' if resume else 'training'} {recipe.name} in {folder}")
     log(f"data: {info.name} from {info.source} ({info.num_train} train / {info.num_val} val / {info.num_test} test)")
     log(f"model: {type(model).__name__}, {model.count_params():,} parameters; precision {precision}; seed {seed}")
@@ -140,13 +145,12 @@ def train(
         )
 
     best = runs.load_model(folder / runs.MODEL)  # EarlyStopping-style: the best epoch's weights
-    result = task.evaluate(best, data.test, info.class_names)
+    result = task.evaluate(best, data.test, info)
     from zoo import reports
 
     title = f"{recipe.name} ({folder.name})"
     reports.plot_curves(reports.read_history(folder / runs.HISTORY), folder / "curves.png", title=title)
-    report_text = reports.write_classification_reports(folder, result, info.class_names, len(info.input_shape) == 3,
-                                                       title)
+    report_text = task.write_reports(folder, result, info, title)
     metrics = {
         **result["metrics"],
         "epochs_run": state["epoch"],
@@ -162,8 +166,7 @@ def train(
     runs.write_json(folder / runs.METRICS, metrics)
     shutil.rmtree(folder / runs.BACKUP, ignore_errors=True)
     log(report_text)
-    log(f"test accuracy {metrics['test_accuracy']:.4f}, loss {metrics['test_loss']:.4f}; "
-        f"{metrics['epochs_run']} epochs in {metrics['train_seconds']:.1f}s")
+    log(f"{task.summary(metrics)}; {metrics['epochs_run']} epochs in {metrics['train_seconds']:.1f}s")
     log(f"run folder: {folder}")
     return TrainResult(folder, metrics, hp)
 

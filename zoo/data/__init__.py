@@ -1,9 +1,15 @@
 """Datasets as `tf.data` pipelines, with what export and reports need to know about them.
 
-A recipe's data function returns a `Datasets`: batched train / validation / test
-pipelines plus a `DataInfo` describing the model input (shape, dtype, value
-range, preprocessing) and the output (class names). The same description goes
-into a run's `hparams.json` and an export's `signature.json`.
+A recipe's data function, `data(hp, data_dir=None, seed=0, files=None)`, returns a
+`Datasets`: batched train / validation / test pipelines plus a `DataInfo` describing
+the model input (kind, shape, dtype, value range, preprocessing) and the output (class
+names). The same description goes into a run's `hparams.json` and an export's
+`signature.json`.
+
+Some pipelines derive files from the training split (a text vocabulary): they come
+back in `Datasets.files`, training keeps them in the run folder, and everything that
+later rebuilds the data for that run (resume, evaluate, export) passes them back as
+`files`, so the run's inputs are encoded exactly as in training.
 """
 
 from __future__ import annotations
@@ -26,6 +32,10 @@ class DataInfo:
     preprocessing: str = ""
     channel_mean: tuple[float, ...] = ()  # per-channel pixel mean / std of the training split (0..255 scale)
     channel_std: tuple[float, ...] = ()
+    input_kind: str = "image"  # image: pixels (batch, height, width, channels); tokens: int32 ids (batch, length)
+    vocab_size: int = 0  # tokens: ids are 0..vocab_size-1 (0 padding, 1 out-of-vocabulary)
+    text: dict = dataclasses.field(default_factory=dict)  # tokens: how an app turns text into ids
+    files: tuple[str, ...] = ()  # names of `Datasets.files`, kept in the run folder
 
     @property
     def num_classes(self) -> int:
@@ -43,8 +53,10 @@ class Datasets:
     val: Any
     test: Any
     info: DataInfo
+    files: dict = dataclasses.field(default_factory=dict)  # file name -> text, derived from the training split
 
 
 from zoo.data.images import cifar10, fashion_mnist, mnist  # noqa: E402  (re-exported for recipes)
+from zoo.data.text import imdb_reviews  # noqa: E402
 
-__all__ = ["DataInfo", "Datasets", "mnist", "fashion_mnist", "cifar10"]
+__all__ = ["DataInfo", "Datasets", "mnist", "fashion_mnist", "cifar10", "imdb_reviews"]

@@ -3,4 +3,4 @@
 To add a family, write `zoo/models/<family>.py` (see README, "Adding a model") and import it here.
 """
 
-from zoo.models import cnn, mlp, resnet  # noqa: F401  (importing registers the recipes)
+from zoo.models import cnn, mlp, resnet, rnn, transformer  # noqa: F401  (importing registers the recipes)

@@ -29,6 +29,14 @@ class Ensemble(keras.Model):
             members.append(serialized)
         return {**super().get_config(), "members": members}
 
+    def export_config(self):
+        """The export twin: each member's own export form (e.g. unrolled recurrent layers)."""
+        config = self.get_config()
+        for serialized, member in zip(config["members"], self.members):
+            if hasattr(member, "export_config"):
+                serialized["config"] = {k: v for k, v in member.export_config().items() if k != "dtype"}
+        return config
+
     @classmethod
     def from_config(cls, config):
         config = dict(config)

@@ -1,0 +1,319 @@
+"""IMDB movie-review sentiment as fixed-length token ids: reading the reviews, tokenising, pipelines.
+
+Where the reviews are looked for, in order:
+1. `--data-dir DIR`, or else `$ZOO_DATA_DIR`: `DIR/imdb_reviews/`, `DIR/imdb/`, then `DIR/`, holding
+   - `imdb_train.jsonl.gz` and `imdb_test.jsonl.gz` (or `train.jsonl[.gz]` / `test.jsonl[.gz]`): one JSON object
+     per line with `text` (the review) and `label` (0 negative, 1 positive);
+   - or the original tree `aclImdb/{train,test}/{pos,neg}/*.txt` (or those folders directly);
+   - or the archive `aclImdb_v1.tar.gz` itself (read in memory, not extracted).
+   An explicit `--data-dir` is the only place looked at.
+2. Keras's cache, `~/.keras/datasets/aclImdb` (where keras-io's text examples extract it).
+3. `tensorflow_datasets.load("imdb_reviews")`, which downloads when the machine is online.
+
+Tokenisation is `keras.layers.TextVectorization`, adapted on the training split only
+(after the fixed validation slice is taken out): lowercase, `<br />` to a space, ASCII
+punctuation deleted, split on whitespace; the `vocab_size` most frequent tokens, id 0
+for padding and 1 for out-of-vocabulary; each review truncated or padded at the end to
+`sequence_length` ids. It runs in the data pipeline, so a model takes int32 ids of a
+fixed length: exactly what a phone app feeds. The vocabulary is kept in the run folder
+as `vocab.txt` (line i = the token of id i) and reused by everything that encodes text
+for that run (resume, evaluate, export, `zoo.predict`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import string
+import tarfile
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import numpy as np
+
+from zoo.data import DataInfo, Datasets
+from zoo.data.sources import (
+    Source,
+    _read_bytes,
+    array_pipeline,
+    keras_cache_dir,
+    load_first,
+    split_validation,
+    tfds_source,
+)
+from zoo.errors import DataError
+
+VOCAB_FILE = "vocab.txt"
+PAD_ID, OOV_ID = 0, 1
+PUNCTUATION = string.punctuation  # !"#$%&'()*+,-./:;<=>?@[\]^_`{|}~
+STANDARDIZE = (
+    "lowercase (Unicode)",
+    "replace each '<br />' with a space",
+    f"delete these ASCII punctuation characters: {PUNCTUATION}",
+    "split on whitespace",
+)
+SPLITS = ("train", "test")
+_ACL_FILE = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg)/(\d+)_\d+\.txt$")
+
+Split = tuple[np.ndarray, np.ndarray]  # texts (str objects), labels (int32 0/1)
+
+
+@dataclasses.dataclass(frozen=True)
+class TextDataset:
+    name: str
+    class_names: tuple[str, ...]
+    tfds_name: str
+
+
+IMDB = TextDataset(name="imdb_reviews", class_names=("negative", "positive"), tfds_name="imdb_reviews")
+
+
+# -- reading ------------------------------------------------------------------
+def _decode(raw: bytes, where: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(f"{where}: not UTF-8 text (bad byte at offset {e.start}); re-save the file as UTF-8") from None
+
+
+def read_jsonl(path: Path) -> Split:
+    """One split from JSON Lines (optionally gzip): each line an object with `text` (str) and `label` (0 or 1)."""
+    texts, labels = [], []
+    for n, line in enumerate(_read_bytes(path).split(b"\n"), 1):
+        if not line.strip():
+            continue
+        where = f"{path} line {n}"
+        try:
+            row = json.loads(_decode(line, where))
+        except json.JSONDecodeError as e:
+            raise DataError(f"{where}: not JSON ({e.msg}); each line must be one object with text and label") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{where}: expected a JSON object with text and label, got {type(row).__name__}")
+        missing = [k for k in ("text", "label") if k not in row]
+        if missing:
+            raise DataError(f"{where}: missing field {' and '.join(map(repr, missing))}")
+        if not isinstance(row["text"], str):
+            raise DataError(f"{where}: text must be a string, got {type(row['text']).__name__}")
+        if row["label"] not in (0, 1) or isinstance(row["label"], bool):
+            raise DataError(f"{where}: label must be 0 (negative) or 1 (positive), got {row['label']!r}")
+        texts.append(row["text"])
+        labels.append(row["label"])
+    if not texts:
+        raise DataError(f"{path} holds no reviews")
+    return np.array(texts, dtype=object), np.array(labels, dtype=np.int32)
+
+
+def _jsonl_files(folder: Path) -> dict[str, Path]:
+    found = {}
+    for split in SPLITS:
+        for stem in (f"imdb_{split}", split):
+            for suffix in (".jsonl.gz", ".jsonl"):
+                if (folder / (stem + suffix)).is_file() and split not in found:
+                    found[split] = folder / (stem + suffix)
+    return found
+
+
+def read_jsonl_folder(folder: Path) -> tuple[Split, Split]:
+    files = _jsonl_files(folder)
+    for split in SPLITS:
+        if split not in files:
+            raise DataError(f"{folder} has no {split} split: expected imdb_{split}.jsonl.gz (or {split}.jsonl[.gz]) "
+                            f"beside {', '.join(p.name for p in files.values())}")
+    return read_jsonl(files["train"]), read_jsonl(files["test"])
+
+
+def _collect(items, where: str) -> tuple[Split, Split]:
+    """(split, label, id, text) items -> the two splits, each ordered negative then positive, by id."""
+    out = []
+    for split in SPLITS:
+        rows = sorted((label, rid, text) for s, label, rid, text in items if s == split)
+        for label, folder in ((0, "neg"), (1, "pos")):
+            if not any(r[0] == label for r in rows):
+                raise DataError(f"{where}: {split}/{folder}/ is missing or empty; the aclImdb tree is incomplete")
+        out.append((np.array([r[2] for r in rows], dtype=object), np.array([r[0] for r in rows], dtype=np.int32)))
+    return out[0], out[1]
+
+
+def read_acl_tree(root: Path) -> tuple[Split, Split]:
+    """The original `aclImdb/` tree (`train|test/pos|neg/<id>_<rating>.txt`); `unsup/` is ignored."""
+    items = []
+    for split in SPLITS:
+        for label, name in ((0, "neg"), (1, "pos")):
+            for f in (root / split / name).glob("*.txt") if (root / split / name).is_dir() else ():
+                rid = f.stem.split("_")[0]
+                items.append((split, label, int(rid) if rid.isdigit() else -1, _decode(f.read_bytes(), str(f))))
+    return _collect(items, str(root))
+
+
+def read_acl_archive(path: Path) -> tuple[Split, Split]:
+    """`aclImdb_v1.tar.gz`, read member by member without extracting it."""
+    items = []
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            for member in tar:
+                m = _ACL_FILE.search(member.name)
+                if m and member.isfile():
+                    raw = tar.extractfile(member).read()
+                    items.append((m[1], int(m[2] == "pos"), int(m[3]), _decode(raw, f"{path}:{member.name}")))
+    except (tarfile.TarError, OSError, EOFError) as e:
+        raise DataError(f"cannot read {path}: {e} (the archive is damaged; download it again)") from None
+    return _collect(items, str(path))
+
+
+def folder_source(folder: Path) -> Source:
+    def probe():
+        if _jsonl_files(folder):
+            return lambda: read_jsonl_folder(folder)
+        for root in (folder / "aclImdb", folder):
+            if (root / "train").is_dir() or (root / "test").is_dir():
+                return lambda root=root: read_acl_tree(root)
+        if (folder / "aclImdb_v1.tar.gz").is_file():
+            return lambda: read_acl_archive(folder / "aclImdb_v1.tar.gz")
+        return None
+
+    return Source(f"{folder} (imdb_*.jsonl.gz, aclImdb/ or aclImdb_v1.tar.gz)", probe)
+
+
+def _tfds_texts(tfds_name: str) -> Source:
+    source = tfds_source(tfds_name)
+
+    def probe():
+        load = source.probe()
+        return lambda: _as_text_splits(load())
+
+    return Source(source.description, probe)
+
+
+def _as_text_splits(arrays) -> tuple[Split, Split]:
+    x_train, y_train, x_test, y_test = arrays
+    decode = np.vectorize(lambda b: b.decode("utf-8") if isinstance(b, bytes) else b, otypes=[object])
+    return ((decode(x_train), np.asarray(y_train, np.int32)), (decode(x_test), np.asarray(y_test, np.int32)))
+
+
+def sources(dataset: TextDataset, data_dir: Optional[str]) -> list[Source]:
+    def in_dir(d: Path):
+        return [folder_source(d / n) for n in dict.fromkeys([dataset.name, "imdb"])] + [folder_source(d)]
+
+    if data_dir:
+        return in_dir(Path(data_dir))
+    out = in_dir(Path(os.environ["ZOO_DATA_DIR"])) if os.environ.get("ZOO_DATA_DIR") else []
+    return out + [folder_source(keras_cache_dir()), _tfds_texts(dataset.tfds_name)]
+
+
+def load_splits(dataset: TextDataset, data_dir: Optional[str] = None) -> tuple[tuple[Split, Split], str]:
+    how = ("Put imdb_train.jsonl.gz and imdb_test.jsonl.gz (text and label per line), the aclImdb/ tree or "
+           "aclImdb_v1.tar.gz in a folder and pass --data-dir FOLDER (or set ZOO_DATA_DIR), or go online so tfds "
+           "can download it.")
+    return load_first(sources(dataset, data_dir), dataset.name, how)
+
+
+# -- tokenising ---------------------------------------------------------------
+def standardize(texts):
+    """The text clean-up before splitting (see STANDARDIZE); a TensorFlow function on string tensors."""
+    import tensorflow as tf
+
+    x = tf.strings.lower(texts, encoding="utf-8")
+    x = tf.strings.regex_replace(x, "<br />", " ")
+    return tf.strings.regex_replace(x, "[" + re.escape(PUNCTUATION) + "]", "")
+
+
+def vectorizer(sequence_length: int, vocab_size: Optional[int] = None, vocabulary=None):
+    """A TextVectorization layer: to `adapt` (vocab_size tokens at most) or with a saved `vocabulary`."""
+    import keras
+
+    return keras.layers.TextVectorization(
+        max_tokens=None if vocabulary is not None else vocab_size, standardize=standardize, split="whitespace",
+        output_mode="int", output_sequence_length=sequence_length, vocabulary=vocabulary)
+
+
+def encode(layer, texts) -> np.ndarray:
+    """Texts -> int32 ids of shape (n, sequence_length), through a tf.data pipeline."""
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices(np.asarray(texts, dtype=object).astype(str)).batch(1024)
+    ds = ds.map(layer, num_parallel_calls=tf.data.AUTOTUNE)
+    parts = [b.numpy().astype(np.int32) for b in ds]
+    return np.concatenate(parts) if parts else np.zeros((0, layer.get_config()["output_sequence_length"]), np.int32)
+
+
+def vocab_text(vocabulary) -> str:
+    return "".join(f"{token}\n" for token in vocabulary)
+
+
+def parse_vocab(content: str, where: str = VOCAB_FILE) -> list[str]:
+    """vocab.txt -> tokens (line i = id i); the first two lines must be the padding ("") and OOV ("[UNK]") tokens."""
+    tokens = content.split("\n")
+    if tokens and tokens[-1] == "":
+        tokens.pop()
+    if len(tokens) < 3 or tokens[PAD_ID] != "" or tokens[OOV_ID] != "[UNK]":
+        raise DataError(f"{where} is not a zoo vocabulary (line 1 must be empty for padding, line 2 [UNK]); "
+                        "it was changed or damaged: retrain the run")
+    return tokens
+
+
+def text_description(sequence_length: int, vocab_size: int) -> dict[str, Any]:
+    """What an app needs to turn a review into the model's ids (goes into signature.json)."""
+    return {
+        "vocabulary": VOCAB_FILE,
+        "vocabulary_format": "UTF-8, one token per line; line i (from 0) is the token of id i; line 0 is empty "
+                             "(padding), line 1 is [UNK]",
+        "vocab_size": vocab_size,
+        "standardize": list(STANDARDIZE),
+        "pad_id": PAD_ID,
+        "oov_id": OOV_ID,
+        "sequence_length": sequence_length,
+        "truncate": f"keep the first {sequence_length} tokens",
+        "pad": f"append pad_id up to {sequence_length} ids",
+    }
+
+
+def load_text_classification(dataset: TextDataset, hp: Mapping[str, Any], data_dir: Optional[str] = None,
+                             seed: int = 0, files: Optional[Mapping[str, str]] = None) -> Datasets:
+    ((x_train, y_train), (x_test, y_test)), where = load_splits(dataset, data_dir)
+    (x_tr, y_tr), (x_val, y_val) = split_validation(x_train, y_train, hp.get("validation_fraction", 0.1))
+    length = hp["sequence_length"]
+    if files is not None:  # a run's own vocabulary, never adapted again
+        if VOCAB_FILE not in files:
+            raise DataError(f"the run folder has no {VOCAB_FILE}; it is needed to encode text for this run")
+        layer = vectorizer(length, vocabulary=parse_vocab(files[VOCAB_FILE]))
+    else:
+        import tensorflow as tf
+
+        layer = vectorizer(length, vocab_size=hp["vocab_size"])
+        layer.adapt(tf.data.Dataset.from_tensor_slices(x_tr.astype(str)).batch(1024))
+    vocabulary = layer.get_vocabulary()
+    info = DataInfo(
+        name=dataset.name,
+        input_shape=(length,),
+        class_names=dataset.class_names,
+        num_train=len(x_tr),
+        num_val=len(x_val),
+        num_test=len(x_test),
+        source=where,
+        input_dtype="int32",
+        input_range=(0.0, float(len(vocabulary) - 1)),
+        preprocessing=f"int32 token ids, shape (batch, {length}): the review standardised, split, looked up in "
+                      f"{VOCAB_FILE} and cut or padded to {length} (signature.json's `text` says how)",
+        input_kind="tokens",
+        vocab_size=len(vocabulary),
+        text=text_description(length, len(vocabulary)),
+        files=(VOCAB_FILE,),
+    )
+    bs = hp["batch_size"]
+    return Datasets(
+        train=array_pipeline(encode(layer, x_tr), y_tr, batch_size=bs, training=True, seed=seed),
+        val=array_pipeline(encode(layer, x_val), y_val, batch_size=bs, training=False, seed=seed),
+        test=array_pipeline(encode(layer, x_test), y_test, batch_size=bs, training=False, seed=seed),
+        info=info,
+        files={VOCAB_FILE: vocab_text(vocabulary)},
+    )
+
+
+def imdb_reviews(hp: Mapping[str, Any], data_dir: Optional[str] = None, seed: int = 0, files=None) -> Datasets:
+    """IMDB movie reviews, positive or negative (25k train incl. validation, 25k test), as token ids."""
+    return load_text_classification(IMDB, hp, data_dir, seed, files)
+
+
+__all__ = ["imdb_reviews", "IMDB", "standardize", "vectorizer", "encode", "parse_vocab", "VOCAB_FILE"]

@@ -1,0 +1,100 @@
+"""Recurrent sentiment classifiers on IMDB reviews: LSTM, GRU and bidirectional LSTM.
+
+    python -m zoo.train lstm_imdb
+    python -m zoo.train bilstm_imdb --set units=32 --set sequence_length=200
+    python -m zoo.predict runs/lstm_imdb/<run> "A gripping film, superbly acted."
+
+Token ids -> embedding -> `layers` recurrent layers (the padding at the end of each review
+masked out, so the state after the last real token is what the classifier sees) ->
+dropout -> softmax over negative / positive. Training uses Keras's fused loop; export
+rebuilds the model with `unroll=True` and the same weights, since only the unrolled
+form converts to TFLite with builtin ops.
+"""
+
+import keras
+
+from zoo import data
+from zoo.models.layers import classifier_head, kernel_regularizer
+from zoo.models.text import TEXT_DEFAULTS, TEXT_SPACE, TokenEmbedding, padding_mask
+from zoo.registry import recipe
+
+CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class RecurrentClassifier(keras.Model):
+    """Embedding -> `depth` x [Bidirectional] LSTM/GRU(`units`) -> Dropout -> softmax."""
+
+    def __init__(self, num_classes, vocab_size, sequence_length, cell="lstm", embed_dim=64, units=64, depth=1,
+                 bidirectional=False, dropout=0.3, l1=0.0, l2=0.0, unroll=False, **kwargs):
+        super().__init__(**kwargs)
+        if cell not in CELLS:
+            raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
+        self.num_classes, self.vocab_size, self.sequence_length = num_classes, vocab_size, sequence_length
+        self.cell, self.embed_dim, self.units, self.depth = cell, embed_dim, units, depth
+        self.bidirectional, self.dropout, self.l1, self.l2, self.unroll = bidirectional, dropout, l1, l2, unroll
+        self.embed = TokenEmbedding(vocab_size, sequence_length, embed_dim, positions=False, name="embedding")
+        self.recurrent = []
+        for i in range(depth):
+            rnn = CELLS[cell](units, return_sequences=i < depth - 1, unroll=unroll, name=f"{cell}_{i + 1}",
+                              kernel_regularizer=kernel_regularizer(l1, l2))
+            self.recurrent.append(keras.layers.Bidirectional(rnn, name=f"bi{cell}_{i + 1}") if bidirectional else rnn)
+        self.drop = keras.layers.Dropout(dropout)
+        self.logits, self.softmax = classifier_head(num_classes, regularizer=kernel_regularizer(l1, l2))
+
+    def call(self, ids, training=False):
+        mask = padding_mask(ids)
+        x = self.embed(ids)
+        for rnn in self.recurrent:
+            x = rnn(x, mask=mask, training=training)
+        return self.softmax(self.logits(self.drop(x, training=training)))
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes, "vocab_size": self.vocab_size,
+                "sequence_length": self.sequence_length, "cell": self.cell, "embed_dim": self.embed_dim,
+                "units": self.units, "depth": self.depth, "bidirectional": self.bidirectional,
+                "dropout": self.dropout, "l1": self.l1, "l2": self.l2, "unroll": self.unroll}
+
+    def export_config(self):
+        """The export twin: unrolled over the fixed length (builtin TFLite ops only), same weights."""
+        return {**self.get_config(), "unroll": True}
+
+
+def _recurrent(hp, info, cell, bidirectional):
+    return RecurrentClassifier(num_classes=info.num_classes, vocab_size=info.vocab_size,
+                               sequence_length=info.input_shape[0], cell=cell, embed_dim=hp["embed_dim"],
+                               units=hp["units"], depth=hp["layers"], bidirectional=bidirectional,
+                               dropout=hp["dropout"], l1=hp["l1"], l2=hp["l2"])
+
+
+RNN_DEFAULTS = {**TEXT_DEFAULTS, "units": 64, "layers": 1}
+RNN_SPACE = {**TEXT_SPACE, "units": {"type": "choice", "values": [32, 64, 128]},
+             "layers": {"type": "int", "min": 1, "max": 2}}
+
+
+@recipe(data=data.imdb_reviews, task="classification", hparams=RNN_DEFAULTS, search_space=RNN_SPACE)
+def lstm_imdb(hp, info):
+    """LSTM sentiment classifier on IMDB reviews (token ids in, positive/negative out).
+
+    python -m zoo.train lstm_imdb
+    """
+    return _recurrent(hp, info, "lstm", bidirectional=False)
+
+
+@recipe(data=data.imdb_reviews, task="classification", hparams=RNN_DEFAULTS, search_space=RNN_SPACE)
+def gru_imdb(hp, info):
+    """GRU sentiment classifier on IMDB reviews: the LSTM's lighter sibling.
+
+    python -m zoo.train gru_imdb
+    """
+    return _recurrent(hp, info, "gru", bidirectional=False)
+
+
+@recipe(data=data.imdb_reviews, task="classification", hparams={**RNN_DEFAULTS, "layers": 2},
+        search_space=RNN_SPACE)
+def bilstm_imdb(hp, info):
+    """Two stacked bidirectional LSTMs on IMDB reviews (keras-io's bidirectional LSTM example, as a recipe).
+
+    python -m zoo.train bilstm_imdb
+    """
+    return _recurrent(hp, info, "lstm", bidirectional=True)

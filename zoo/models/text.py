@@ -1,0 +1,88 @@
+"""Pieces shared by the text families (rnn.py, transformer.py): token embedding, encoder block, defaults.
+
+Text models take int32 token ids of a fixed length (0 = padding, 1 = out-of-vocabulary), as
+`zoo.data.text` makes them, and compute their padding mask from the ids themselves, so an
+exported model needs nothing but the ids.
+"""
+
+import keras
+
+from zoo.models.layers import kernel_regularizer
+from zoo.tasks import CLASSIFIER_DEFAULTS, CLASSIFIER_SPACE, TRAINING_SPACE
+
+TEXT_DEFAULTS = {
+    **CLASSIFIER_DEFAULTS,
+    "epochs": 4,
+    "batch_size": 64,
+    "learning_rate": 2e-3,
+    "warmup_epochs": 0.25,
+    "vocab_size": 20000,  # the most frequent training tokens kept, padding and [UNK] included
+    "sequence_length": 256,  # reviews are cut or padded to this many tokens
+    "embed_dim": 64,
+    "dropout": 0.3,
+}
+TEXT_SPACE = {
+    **CLASSIFIER_SPACE,
+    **{k: TRAINING_SPACE[k] for k in ("optimizer", "label_smoothing")},
+    "batch_size": {"type": "choice", "values": [32, 64, 128]},
+    "vocab_size": {"type": "choice", "values": [10000, 20000, 30000]},
+    "sequence_length": {"type": "choice", "values": [128, 200, 256, 400]},
+    "embed_dim": {"type": "choice", "values": [32, 64, 128]},
+    "dropout": {"type": "float", "min": 0.0, "max": 0.5, "step": 0.1},
+}
+
+
+def padding_mask(ids):
+    """True where a real token is (id != 0)."""
+    return keras.ops.not_equal(ids, 0)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class TokenEmbedding(keras.layers.Layer):
+    """Token embedding, plus a learned position embedding when `positions` (Transformers need it;
+    recurrent layers know the order already)."""
+
+    def __init__(self, vocab_size, sequence_length, dim, positions=True, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size, self.sequence_length, self.dim, self.positions = vocab_size, sequence_length, dim, positions
+        self.tokens = keras.layers.Embedding(vocab_size, dim, name="tokens")
+        self.position = keras.layers.Embedding(sequence_length, dim, name="positions") if positions else None
+
+    def call(self, ids):
+        x = self.tokens(ids)
+        if self.position is not None:
+            x = x + self.position(keras.ops.arange(self.sequence_length))[None]
+        return x
+
+    def get_config(self):
+        return {**super().get_config(), "vocab_size": self.vocab_size, "sequence_length": self.sequence_length,
+                "dim": self.dim, "positions": self.positions}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class TransformerEncoder(keras.layers.Layer):
+    """One post-norm encoder block (Vaswani et al. 2017): multi-head self-attention over the real tokens,
+    residual + LayerNorm, then a ReLU feed-forward of `ff_dim`, residual + LayerNorm."""
+
+    def __init__(self, dim, heads=2, ff_dim=64, dropout=0.1, l1=0.0, l2=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.dim, self.heads, self.ff_dim, self.dropout, self.l1, self.l2 = dim, heads, ff_dim, dropout, l1, l2
+        self.attention = keras.layers.MultiHeadAttention(heads, key_dim=dim // heads, dropout=dropout,
+                                                         name="attention")
+        self.ff1 = keras.layers.Dense(ff_dim, activation="relu", name="ff1",
+                                      kernel_regularizer=kernel_regularizer(l1, l2))
+        self.ff2 = keras.layers.Dense(dim, name="ff2", kernel_regularizer=kernel_regularizer(l1, l2))
+        self.norm1 = keras.layers.LayerNormalization(epsilon=1e-6, name="norm1")
+        self.norm2 = keras.layers.LayerNormalization(epsilon=1e-6, name="norm2")
+        self.drop1 = keras.layers.Dropout(dropout)
+        self.drop2 = keras.layers.Dropout(dropout)
+
+    def call(self, x, mask, training=False):
+        attend = keras.ops.logical_and(mask[:, :, None], mask[:, None, :])  # (batch, query, key)
+        a = self.attention(x, x, attention_mask=attend, training=training)
+        x = self.norm1(x + self.drop1(a, training=training))
+        return self.norm2(x + self.drop2(self.ff2(self.ff1(x)), training=training))
+
+    def get_config(self):
+        return {**super().get_config(), "dim": self.dim, "heads": self.heads, "ff_dim": self.ff_dim,
+                "dropout": self.dropout, "l1": self.l1, "l2": self.l2}
