@@ -3,14 +3,15 @@
     python benchmarks/train.py                         # the MNIST recipes + keras-io reference
     python benchmarks/train.py cnn_mnist --seeds 0 1 2  # several seeds of one recipe
     python benchmarks/train.py resnet20_cifar10 --resume  # continue a killed benchmark run
+    python benchmarks/train.py lstm_imdb gru_imdb bilstm_imdb transformer_imdb --no-reference
     python benchmarks/train.py --no-reference --no-readme
 
 Each recipe runs as `python -m zoo.train NAME --seed S` in its own process, with
 the default data sources (MNIST: the bundled byte-exact copy; Fashion-MNIST:
 `/usr/share/datasets/fashion-mnist` from Debian's `dataset-fashion-mnist`), except
-CIFAR-10, read from `../shared/data/cifar10` where that exists (a JPEG-lossy copy:
-its accuracies are labelled as such and are not CIFAR-10 benchmark numbers);
-`--data-dir` overrides both. The keras-io "Simple MNIST convnet" recipe is timed
+CIFAR-10 and IMDB, read from `../shared/data/cifar10` and `../shared/data/imdb` where
+those exist (the CIFAR-10 copy is JPEG-lossy: its accuracies are labelled as such
+and are not CIFAR-10 benchmark numbers); `--data-dir` overrides them. The keras-io "Simple MNIST convnet" recipe is timed
 on the same machine as the speed reference for cnn_mnist.
 
 With `--resume`, run folders are named `out/runs/NAME-seedS` without a time stamp:
@@ -41,7 +42,12 @@ TARGETS = {  # recipe -> (minimum test accuracy, longest training in seconds or 
     "mlp_mnist": (0.980, None),
     "cnn_cifar10": (0.80, 20 * 60),
     "resnet20_cifar10": (0.90, None),
+    "lstm_imdb": (0.86, 20 * 60),
+    "gru_imdb": (0.86, 20 * 60),
+    "bilstm_imdb": (0.87, 20 * 60),
+    "transformer_imdb": (0.88, 20 * 60),
 }
+STAGED = {"cifar10": "cifar10", "imdb_reviews": "imdb"}  # data function -> folder under ../shared/data
 LOSSY = {"cifar10": "JPEG-lossy copy"}  # datasets whose staged copy is not the original
 
 
@@ -61,8 +67,8 @@ def dataset_of(name: str) -> str:
 
 def run_recipe(name: str, seed: int, out: Path, data_dir: str | None, resume: bool) -> dict:
     dataset = dataset_of(name)
-    if data_dir is None and dataset == "cifar10" and (SHARED_DATA / "cifar10").is_dir():
-        data_dir = str(SHARED_DATA / "cifar10")
+    if data_dir is None and dataset in STAGED and (SHARED_DATA / STAGED[dataset]).is_dir():
+        data_dir = str(SHARED_DATA / STAGED[dataset])
     stamp = "" if resume else "-" + time.strftime("%Y%m%d-%H%M%S")
     run_dir = out / "runs" / f"{name}-seed{seed}{stamp}"
     cmd = [sys.executable, "-m", "zoo.train", name, "--seed", str(seed), "--run-dir", str(run_dir)]
