@@ -14,9 +14,11 @@ those exist (the CIFAR-10 copy is JPEG-lossy: its accuracies are labelled as suc
 and are not CIFAR-10 benchmark numbers); `--data-dir` overrides them. The keras-io "Simple MNIST convnet" recipe is timed
 on the same machine as the speed reference for cnn_mnist.
 
-With `--resume`, run folders are named `out/runs/NAME-seedS` without a time stamp:
+With `--resume`, run folders are named `OUT/runs/NAME-seedS` without a time stamp:
 an unfinished one is continued with `zoo.train --resume`, a finished one is read
-back, so a long benchmark can span several sessions.
+back, so a long benchmark can span several sessions. `out/` is not versioned; a run
+that must outlive the machine it started on is committed under `benchmarks/resume/`
+and continued with `--out benchmarks/resume` (then removed once its row is saved).
 
 Results are merged into benchmarks/results/train.json by (recipe, seed, machine), so
 rows measured on other machines stay, each naming its machine; train.md and the

@@ -182,6 +182,11 @@ def test_resume_and_evaluate_reuse_the_saved_vocabulary(text_run, tmp_path):
     again = runs.load_data(run, saved, recipe, {**recipe.hparams, **saved["hparams"]}, str(other))
     assert again.files is not None and text.parse_vocab(again.files["vocab.txt"]) == text.parse_vocab(
         (run / "vocab.txt").read_text())
+    from zoo import evaluate
+
+    metrics = evaluate.evaluate(run, data_dir=str(data), log=lambda s: None)
+    assert metrics["test_accuracy"] == result.metrics["test_accuracy"]
+    assert metrics["test_roc_auc"] == pytest.approx(result.metrics["test_roc_auc"])
 
 
 def test_export_ships_the_vocabulary_and_says_how_to_encode(text_run):
