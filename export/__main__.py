@@ -110,7 +110,7 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
 
     labels = list(info.class_names)
     runs.write_text(out / "labels.txt", "\n".join(labels) + "\n")
-    for name, content in (runs.read_data_files(folder, run) or {}).items():  # vocab.txt: an app encodes with it
+    for name, content in data.files.items():  # the run's own vocab.txt, already read by load_data: an app needs it
         runs.write_text(out / name, content)
     signature = {
         "recipe": recipe.name,
