@@ -172,14 +172,15 @@ def export_model(model32, out: Path, prefix: str, variants, *, x_test, y_test, k
         tflite.write_saved_model(model32, input_shape, fixed_sm, batch=batch, input_dtype=input_dtype)
         return _convert_and_verify(model32, fixed_sm, out, prefix, variants, x_test=x_test, y_test=y_test,
                                    keras_probs=keras_probs, keras_acc=keras_acc, int8_io=int8_io,
-                                   representative=representative, allow_flex=allow_flex, latency_runs=latency_runs,
-                                   log=log, reference_acc=reference_acc)
+                                   input_dtype=input_dtype, representative=representative, allow_flex=allow_flex,
+                                   latency_runs=latency_runs, log=log, reference_acc=reference_acc)
     finally:
         shutil.rmtree(fixed_sm, ignore_errors=True)
 
 
 def _convert_and_verify(model32, fixed_sm: Path, out: Path, prefix: str, variants, *, x_test, y_test, keras_probs,
-                        keras_acc, int8_io, representative, allow_flex, latency_runs, log, reference_acc):
+                        keras_acc, int8_io, input_dtype, representative, allow_flex, latency_runs, log,
+                        reference_acc):
     """Convert each variant from the fixed-batch SavedModel, run it with LiteRT, keep the files that pass."""
     import numpy as np
 
@@ -195,7 +196,8 @@ def _convert_and_verify(model32, fixed_sm: Path, out: Path, prefix: str, variant
         name = f"model_{prefix}{variant}.tflite"
         log(f"converting {name} ...")
         try:
-            content = tflite.convert(fixed_sm, variant, representative, int8_io=int8_io, allow_flex=allow_flex)
+            content = tflite.convert(fixed_sm, variant, representative, int8_io=int8_io, allow_flex=allow_flex,
+                                     input_dtype=input_dtype)
         except Exception as e:  # noqa: BLE001 - converter errors are long; keep the first line
             failures[variant] = f"conversion failed: {str(e).strip().splitlines()[0][:300]}"
             continue

@@ -58,10 +58,11 @@ def convert(
     representative: Optional[Callable[[], Iterable[np.ndarray]]] = None,
     int8_io: str = "int8",
     allow_flex: bool = False,
+    input_dtype: str = "float32",
 ) -> bytes:
     """Convert a SavedModel to one TFLite variant: float32, float16 (weights), dynamic (int8 weights),
     or int8 (weights and activations, calibrated on `representative`; `int8_io` sets the type of float inputs
-    and of the output, integer inputs such as token ids stay as they are)."""
+    and of the output; `input_dtype` int32 inputs such as token ids stay as they are)."""
     import tensorflow as tf
 
     if variant not in VARIANTS:
@@ -80,8 +81,7 @@ def convert(
             raise ValueError("int8 needs a representative dataset")
         conv.representative_dataset = lambda: ([x] for x in representative())
         io_type = {"int8": tf.int8, "uint8": tf.uint8, "float32": tf.float32}[int8_io]
-        sample = next(iter(representative()))
-        if np.asarray(sample).dtype.kind == "f":
+        if np.dtype(input_dtype).kind == "f":
             conv.inference_input_type = io_type
         conv.inference_output_type = io_type
     return conv.convert()

@@ -82,7 +82,7 @@ def build_ensemble(run_dirs, out=None, data_dir=None, runs_root="runs", log=prin
         "versions": runtime.versions(), "machine": runtime.machine(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     })
-    for name, content in (runs.read_data_files(folders[0], run) or {}).items():
+    for name, content in data.files.items():  # the first member's vocabulary (all members share it)
         runs.write_text(folder / name, content)
     with runs.atomic_path(folder / runs.MODEL) as tmp:
         ensemble.save(tmp)
