@@ -37,17 +37,18 @@ def float32_clone(model, input_shape, input_dtype="float32"):
     return clone
 
 
-def write_saved_model(model, input_shape, path: Path, batch: Optional[int] = None, input_dtype="float32") -> None:
-    """Export `model` as a SavedModel whose `serving_default` takes `input` (float32 pixels or int32 token ids) of
-    shape (batch, *input_shape); `batch=None` (serving) accepts any batch size, an int fixes it (the TFLite
-    conversion's input)."""
+def write_saved_model(model, input_shape, path: Path, batch: Optional[int] = None, input_dtype="float32",
+                      output_name: str = "probabilities") -> None:
+    """Export `model` (a Keras model or layer) as a SavedModel whose `serving_default` takes `input` (float32
+    pixels or latents, int32 token ids) of shape (batch, *input_shape) and returns `output_name`; `batch=None`
+    (serving) accepts any batch size, an int fixes it (the TFLite conversion's input)."""
     import keras
     import tensorflow as tf
 
     archive = keras.export.ExportArchive()
     archive.track(model)
     spec = tf.TensorSpec((batch, *input_shape), tf.as_dtype(input_dtype), name=INPUT_NAME)
-    archive.add_endpoint(name=SIGNATURE, fn=lambda x: {"probabilities": model(x, training=False)},
+    archive.add_endpoint(name=SIGNATURE, fn=lambda x: {output_name: model(x, training=False)},
                          input_signature=[spec])
     archive.write_out(str(path), verbose=False)
 
@@ -85,31 +86,3 @@ def convert(
             conv.inference_input_type = io_type
         conv.inference_output_type = io_type
     return conv.convert()
-
-
-def calibration_samples(dataset, count: int, batch: int = 1):
-    """A function yielding `count` inputs of shape (batch, ...) from a (x, y) tf.data pipeline (float32 pixels
-    stay float32, token ids int32)."""
-    def gen():
-        n = 0
-        for x, _ in dataset:
-            x = np.asarray(x)
-            x = x.astype(np.float32) if x.dtype.kind == "f" else x
-            for i in range(0, len(x) - batch + 1, batch):
-                if n >= count:
-                    return
-                yield x[i : i + batch]
-                n += 1
-
-    return gen
-
-
-def take(dataset, count: int):
-    """The first `count` (inputs, labels) of a batched pipeline as numpy arrays."""
-    xs, ys = [], []
-    for x, y in dataset:
-        xs.append(np.asarray(x))
-        ys.append(np.asarray(y))
-        if sum(map(len, xs)) >= count:
-            break
-    return np.concatenate(xs)[:count], np.concatenate(ys)[:count]

@@ -70,8 +70,9 @@ def test_serving_saved_model_takes_any_batch_size(exported):
         assert out.shape == (n, 10) and out.dtype == np.float32
         np.testing.assert_allclose(out, np.asarray(model(x[:n])), atol=1e-5)
     assert [p.name for p in (run / "export").iterdir() if "saved_model" in p.name] == ["saved_model"]
-    sig = json.loads((run / "export" / "signature.json").read_text())["saved_model"]
+    sig = json.loads((run / "export" / "signature.json").read_text())["graphs"]["model"]["saved_model"]
     assert sig["input_shape"] == [None, 28, 28, 1] and sig["signature"] == "serving_default"
+    assert sig["dir"] == "saved_model" and sig["output"] == "probabilities"
 
 
 def test_float32_tflite_matches_keras_within_1e_5(exported):
@@ -87,13 +88,17 @@ def test_float32_tflite_matches_keras_within_1e_5(exported):
 def test_signature_tells_an_app_everything(exported):
     run, _, _ = exported
     sig = json.loads((run / "export" / "signature.json").read_text())
-    assert sig["input"]["shape"] == [1, 28, 28, 1] and sig["input"]["dtype"] == "float32"
-    assert sig["input"]["range"] == [0.0, 255.0] and "rescales inside" in sig["input"]["preprocessing"]
-    assert sig["labels"] == [str(i) for i in range(10)] and "probabilities" in sig["output"]["meaning"]
-    q = sig["files"]["model_int8.tflite"]["inputs"][0]
+    assert sig["task"] == "classification" and list(sig["graphs"]) == ["model"]
+    graph = sig["graphs"]["model"]
+    assert graph["input"]["shape"] == [1, 28, 28, 1] and graph["input"]["dtype"] == "float32"
+    assert graph["input"]["range"] == [0.0, 255.0] and "rescales inside" in graph["input"]["preprocessing"]
+    assert graph["output"]["labels"] == [str(i) for i in range(10)] and "probabilities" in graph["output"]["meaning"]
+    assert graph["output"]["shape"] == [1, 10]
+    assert set(graph["files"]) == {f"model_{v}.tflite" for v in tflite.VARIANTS}
+    q = graph["files"]["model_int8.tflite"]["inputs"][0]
     assert q["dtype"] == "int8" and q["quantization"]["scale"] > 0
     labels = (run / "export" / "labels.txt").read_text().splitlines()
-    assert labels == sig["labels"]
+    assert labels == graph["output"]["labels"]
 
 
 def test_int8_with_uint8_io(exported, tmp_path):

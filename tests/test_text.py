@@ -19,7 +19,7 @@ from zoo.data import text
 from zoo.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[1]
-HP = {"batch_size": 32, "validation_fraction": 0.2, "vocab_size": 300, "sequence_length": 16}
+HP = {"batch_size": 32, "validation_fraction": 0.2, "vocab_size": 300, "sequence_length": 16, "truncating": "post"}
 
 
 def test_reads_jsonl_and_splits_validation_independently_of_the_seed(tmp_path):
@@ -106,25 +106,29 @@ def _val_rows(n, fraction):
     return np.random.default_rng(VALIDATION_SPLIT_SEED).permutation(n)[: int(round(n * fraction))]
 
 
-def app_ids(review: str, vocab: list[str], length: int) -> list[int]:
+def app_ids(review: str, vocab: list[str], length: int, truncating: str = "post") -> list[int]:
     """What signature.json tells a phone app to do, written independently of TensorFlow."""
     s = review.lower().replace("<br />", " ")
     s = re.sub("[" + re.escape(text.PUNCTUATION) + "]", "", s)
     index = {token: i for i, token in enumerate(vocab)}
-    ids = [index.get(token, text.OOV_ID) for token in s.split()][:length]
+    ids = [index.get(token, text.OOV_ID) for token in s.split()]
+    ids = ids[:length] if truncating == "post" else ids[-length:]
     return ids + [text.PAD_ID] * (length - len(ids))
 
 
 def test_the_documented_standardisation_reproduces_the_pipeline_ids():
     reviews = ["It's GREAT!<br /><br />Loved it... 10/10", "Dull, dull, DULL. The worst (really) film", "",
                "ÉTÉ déjà vu — a superb plot"]
-    layer = text.vectorizer(8, vocab_size=50)
+    layer = text.vectorizer(vocab_size=50)
     layer.adapt(np.array(reviews, dtype=object).astype(str))
     vocab = text.parse_vocab(text.vocab_text(layer.get_vocabulary()))
-    ids = text.encode(layer, reviews + ["unseen words only"])
-    for review, row in zip(reviews + ["unseen words only"], ids):
-        assert list(row) == app_ids(review, vocab, 8), review
-    assert list(ids[-1][:3]) == [text.OOV_ID] * 3 and ids[2].sum() == 0
+    for truncating in text.TRUNCATING:
+        ids = text.encode(layer, reviews + ["unseen words only"], 8, truncating)
+        for review, row in zip(reviews + ["unseen words only"], ids):
+            assert list(row) == app_ids(review, vocab, 8, truncating), review
+        assert list(ids[-1][:3]) == [text.OOV_ID] * 3 and ids[2].sum() == 0
+    first, last = (text.encode(layer, [reviews[1]], 3, t)[0] for t in text.TRUNCATING)
+    assert [vocab[i] for i in first] == ["dull"] * 3 and [vocab[i] for i in last] == ["worst", "really", "film"]
 
 
 @pytest.fixture(scope="module")
@@ -197,8 +201,9 @@ def test_export_ships_the_vocabulary_and_says_how_to_encode(text_run):
     out = result.run_dir / "export"
     assert (out / "vocab.txt").read_text() == (result.run_dir / "vocab.txt").read_text()
     sig = json.loads((out / "signature.json").read_text())
-    assert sig["input"]["dtype"] == "int32" and sig["input"]["kind"] == "tokens" and sig["input"]["shape"] == [1, 16]
-    assert sig["input"]["text"]["vocabulary"] == "vocab.txt" and sig["input"]["text"]["oov_id"] == 1
+    given = sig["graphs"]["model"]["input"]
+    assert given["dtype"] == "int32" and given["kind"] == "tokens" and given["shape"] == [1, 16]
+    assert given["text"]["vocabulary"] == "vocab.txt" and given["text"]["oov_id"] == 1
     for art in report["artifacts"].values():
         assert art["io"]["inputs"][0]["dtype"] == "int32" and art["shape_ops"] == []
         assert not any(op.startswith("Flex") for op in art["ops"])
@@ -233,3 +238,28 @@ def test_two_class_metrics_are_the_textbook_values():
     assert (m["test_accuracy"], m["test_precision"], m["test_recall"], m["test_f1"]) == (0.5, 0.5, 0.5, 0.5)
     assert m["test_roc_auc"] == 0.75  # 3 of the 4 (positive, negative) pairs ranked right
     assert m["test_loss"] == pytest.approx(-np.mean(np.log([0.9, 0.4, 0.4, 0.9])), rel=1e-5)
+
+
+def test_position_codes_are_selectable_and_serialise():
+    import keras
+
+    from zoo.models.text import sine_positions
+    from zoo.models.transformer import TransformerClassifier
+
+    code = sine_positions(8, 4)  # dims (0, 1) run at rate 1, dims (2, 3) at rate 1/100
+    assert np.allclose(code[3], [np.sin(3), np.cos(3), np.sin(0.03), np.cos(0.03)], atol=1e-6)
+    ids = np.array([[5, 6, 7, 0, 0, 0, 0, 0]], np.int32)
+    params = {}
+    for positions in ("learned", "sine", "none"):
+        model = TransformerClassifier(2, vocab_size=20, sequence_length=8, embed_dim=4, heads=1, ff_dim=4,
+                                      positions=positions)
+        probs = model(ids)
+        params[positions] = model.count_params()
+        clone = TransformerClassifier.from_config(model.get_config())
+        clone(ids)
+        clone.set_weights(model.get_weights())
+        assert np.allclose(clone(ids), probs)
+    assert params["learned"] - params["sine"] == 8 * 4 and params["sine"] == params["none"]
+    with pytest.raises(ValueError, match="positions must be one of"):
+        TransformerClassifier(2, vocab_size=20, sequence_length=8, positions="rotary")
+    assert isinstance(keras.saving.get_registered_object("zoo>TokenEmbedding"), type)

@@ -109,9 +109,8 @@ def predict_texts(folder, run, model, texts, top=5, invert=False, log=print, err
         texts = [t for item in texts for t in ([line for line in sys.stdin.read().splitlines() if line.strip()]
                                                if item == "-" else [item])]
     info = run["data"]
-    layer = text.vectorizer(info["input_shape"][0], vocabulary=text.parse_vocab(
-        runs.read_data_files(folder, run)[text.VOCAB_FILE], str(folder / text.VOCAB_FILE)))
-    ids = text.encode(layer, texts)
+    layer = text.saved_vectorizer(runs.read_data_files(folder, run), str(folder))
+    ids = text.encode(layer, texts, info["input_shape"][0], info["text"].get("truncating", "post"))
     shown = [repr(t if len(t) <= 60 else t[:57] + "...") for t in texts]
     _print_top(shown, np.asarray(model.predict(ids, batch_size=64, verbose=0), np.float32), info["class_names"],
                top, log)

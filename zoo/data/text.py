@@ -47,6 +47,7 @@ from zoo.errors import DataError
 
 VOCAB_FILE = "vocab.txt"
 PAD_ID, OOV_ID = 0, 1
+TRUNCATING = ("post", "pre")  # as keras.utils.pad_sequences: cut the end of a long text, or its start
 PUNCTUATION = string.punctuation  # !"#$%&'()*+,-./:;<=>?@[\]^_`{|}~
 STANDARDIZE = (
     "lowercase (Unicode)",
@@ -219,23 +220,38 @@ def standardize(texts):
     return tf.strings.regex_replace(x, "[" + re.escape(PUNCTUATION) + "]", "")
 
 
-def vectorizer(sequence_length: int, vocab_size: Optional[int] = None, vocabulary=None):
-    """A TextVectorization layer: to `adapt` (vocab_size tokens at most) or with a saved `vocabulary`."""
+def vectorizer(vocab_size: Optional[int] = None, vocabulary=None):
+    """A TextVectorization layer (texts -> ragged ids): to `adapt` (vocab_size tokens at most) or with a saved
+    `vocabulary`. `encode` cuts and pads its output to the model's length."""
     import keras
 
     return keras.layers.TextVectorization(
         max_tokens=None if vocabulary is not None else vocab_size, standardize=standardize, split="whitespace",
-        output_mode="int", output_sequence_length=sequence_length, vocabulary=vocabulary)
+        output_mode="int", ragged=True, vocabulary=vocabulary)
 
 
-def encode(layer, texts) -> np.ndarray:
-    """Texts -> int32 ids of shape (n, sequence_length), through a tf.data pipeline."""
+def saved_vectorizer(files: Mapping[str, str], where: str = "the run folder"):
+    """A run's vectorizer: its saved vocabulary (`files`, as `runs.read_data_files` gives them), never adapted
+    again; training's resume, evaluate, export and predict all encode through it."""
+    if not files or VOCAB_FILE not in files:
+        raise DataError(f"{where} has no {VOCAB_FILE}; it is needed to encode text for this run")
+    return vectorizer(vocabulary=parse_vocab(files[VOCAB_FILE], f"{where}/{VOCAB_FILE}"))
+
+
+def encode(layer, texts, sequence_length: int, truncating: str = "post") -> np.ndarray:
+    """Texts -> int32 ids of shape (n, sequence_length): looked up through a tf.data pipeline, then cut and padded
+    by `keras.utils.pad_sequences` (padding after the text; a longer text keeps its first tokens with
+    `truncating="post"`, its last ones with "pre")."""
+    import keras
     import tensorflow as tf
 
+    if truncating not in TRUNCATING:
+        raise ValueError(f"truncating must be one of {TRUNCATING}, got {truncating!r}")
     ds = tf.data.Dataset.from_tensor_slices(np.asarray(texts, dtype=object).astype(str)).batch(1024)
     ds = ds.map(layer, num_parallel_calls=tf.data.AUTOTUNE)
-    parts = [b.numpy().astype(np.int32) for b in ds]
-    return np.concatenate(parts) if parts else np.zeros((0, layer.get_config()["output_sequence_length"]), np.int32)
+    rows = [row for batch in ds for row in np.split(batch.flat_values.numpy(), batch.row_splits.numpy()[1:-1])]
+    return keras.utils.pad_sequences(rows, maxlen=sequence_length, dtype="int32", padding="post",
+                                     truncating=truncating, value=PAD_ID)
 
 
 def vocab_text(vocabulary) -> str:
@@ -253,7 +269,7 @@ def parse_vocab(content: str, where: str = VOCAB_FILE) -> list[str]:
     return tokens
 
 
-def text_description(sequence_length: int, vocab_size: int) -> dict[str, Any]:
+def text_description(sequence_length: int, vocab_size: int, truncating: str = "post") -> dict[str, Any]:
     """What an app needs to turn a review into the model's ids (goes into signature.json)."""
     return {
         "vocabulary": VOCAB_FILE,
@@ -264,7 +280,8 @@ def text_description(sequence_length: int, vocab_size: int) -> dict[str, Any]:
         "pad_id": PAD_ID,
         "oov_id": OOV_ID,
         "sequence_length": sequence_length,
-        "truncate": f"keep the first {sequence_length} tokens",
+        "truncating": truncating,
+        "truncate": f"keep the {'first' if truncating == 'post' else 'last'} {sequence_length} tokens",
         "pad": f"append pad_id up to {sequence_length} ids",
     }
 
@@ -273,15 +290,13 @@ def load_text_classification(dataset: TextDataset, hp: Mapping[str, Any], data_d
                              seed: int = 0, files: Optional[Mapping[str, str]] = None) -> Datasets:
     ((x_train, y_train), (x_test, y_test)), where = load_splits(dataset, data_dir)
     (x_tr, y_tr), (x_val, y_val) = split_validation(x_train, y_train, hp.get("validation_fraction", 0.1))
-    length = hp["sequence_length"]
+    length, truncating = hp["sequence_length"], hp["truncating"]
     if files is not None:  # a run's own vocabulary, never adapted again
-        if VOCAB_FILE not in files:
-            raise DataError(f"the run folder has no {VOCAB_FILE}; it is needed to encode text for this run")
-        layer = vectorizer(length, vocabulary=parse_vocab(files[VOCAB_FILE]))
+        layer = saved_vectorizer(files)
     else:
         import tensorflow as tf
 
-        layer = vectorizer(length, vocab_size=hp["vocab_size"])
+        layer = vectorizer(vocab_size=hp["vocab_size"])
         layer.adapt(tf.data.Dataset.from_tensor_slices(x_tr.astype(str)).batch(1024))
     vocabulary = layer.get_vocabulary()
     info = DataInfo(
@@ -298,14 +313,18 @@ def load_text_classification(dataset: TextDataset, hp: Mapping[str, Any], data_d
                       f"{VOCAB_FILE} and cut or padded to {length} (signature.json's `text` says how)",
         input_kind="tokens",
         vocab_size=len(vocabulary),
-        text=text_description(length, len(vocabulary)),
+        text=text_description(length, len(vocabulary), truncating),
         files=(VOCAB_FILE,),
     )
     bs = hp["batch_size"]
+
+    def ids(texts):
+        return encode(layer, texts, length, truncating)
+
     return Datasets(
-        train=array_pipeline(encode(layer, x_tr), y_tr, batch_size=bs, training=True, seed=seed),
-        val=array_pipeline(encode(layer, x_val), y_val, batch_size=bs, training=False, seed=seed),
-        test=array_pipeline(encode(layer, x_test), y_test, batch_size=bs, training=False, seed=seed),
+        train=array_pipeline(ids(x_tr), y_tr, batch_size=bs, training=True, seed=seed),
+        val=array_pipeline(ids(x_val), y_val, batch_size=bs, training=False, seed=seed),
+        test=array_pipeline(ids(x_test), y_test, batch_size=bs, training=False, seed=seed),
         info=info,
         files={VOCAB_FILE: vocab_text(vocabulary)},
     )

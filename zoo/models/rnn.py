@@ -33,7 +33,7 @@ class RecurrentClassifier(keras.Model):
         self.num_classes, self.vocab_size, self.sequence_length = num_classes, vocab_size, sequence_length
         self.cell, self.embed_dim, self.units, self.depth = cell, embed_dim, units, depth
         self.bidirectional, self.dropout, self.l1, self.l2, self.unroll = bidirectional, dropout, l1, l2, unroll
-        self.embed = TokenEmbedding(vocab_size, sequence_length, embed_dim, positions=False, name="embedding")
+        self.embed = TokenEmbedding(vocab_size, sequence_length, embed_dim, positions="none", name="embedding")
         self.recurrent = []
         for i in range(depth):
             rnn = CELLS[cell](units, return_sequences=i < depth - 1, unroll=unroll, name=f"{cell}_{i + 1}",

@@ -6,6 +6,7 @@ exported model needs nothing but the ids.
 """
 
 import keras
+import numpy as np
 
 from zoo.models.layers import kernel_regularizer
 from zoo.tasks import CLASSIFIER_DEFAULTS, CLASSIFIER_SPACE, TRAINING_SPACE
@@ -18,6 +19,7 @@ TEXT_DEFAULTS = {
     "warmup_epochs": 0.25,
     "vocab_size": 20000,  # the most frequent training tokens kept, padding and [UNK] included
     "sequence_length": 256,  # reviews are cut or padded to this many tokens
+    "truncating": "post",  # a longer review keeps its first tokens ("post") or its last ones ("pre")
     "embed_dim": 64,
     "dropout": 0.3,
 }
@@ -27,6 +29,7 @@ TEXT_SPACE = {
     "batch_size": {"type": "choice", "values": [32, 64, 128]},
     "vocab_size": {"type": "choice", "values": [10000, 20000, 30000]},
     "sequence_length": {"type": "choice", "values": [128, 200, 256, 400]},
+    "truncating": {"type": "choice", "values": ["post", "pre"]},
     "embed_dim": {"type": "choice", "values": [32, 64, 128]},
     "dropout": {"type": "float", "min": 0.0, "max": 0.5, "step": 0.1},
 }
@@ -37,21 +40,38 @@ def padding_mask(ids):
     return keras.ops.not_equal(ids, 0)
 
 
+POSITIONS = ("learned", "sine", "none")
+
+
+def sine_positions(length: int, dim: int) -> np.ndarray:
+    """The fixed sinusoidal position code of Vaswani et al. (2017): (length, dim), float32."""
+    position = np.arange(length)[:, None]
+    rate = 1.0 / 10000 ** (2 * (np.arange(dim) // 2) / dim)
+    angle = position * rate[None]
+    return np.where(np.arange(dim) % 2 == 0, np.sin(angle), np.cos(angle)).astype("float32")
+
+
 @keras.saving.register_keras_serializable(package="zoo")
 class TokenEmbedding(keras.layers.Layer):
-    """Token embedding, plus a learned position embedding when `positions` (Transformers need it;
-    recurrent layers know the order already)."""
+    """Token embedding plus, for Transformers (recurrent layers know the order already), a position code:
+    "learned" (one trained vector per position), "sine" (the fixed sinusoidal code: no parameters, so
+    nothing position-specific to overfit) or "none"."""
 
-    def __init__(self, vocab_size, sequence_length, dim, positions=True, **kwargs):
+    def __init__(self, vocab_size, sequence_length, dim, positions="learned", **kwargs):
         super().__init__(**kwargs)
+        if positions not in POSITIONS:
+            raise ValueError(f"positions must be one of {POSITIONS}, got {positions!r}")
         self.vocab_size, self.sequence_length, self.dim, self.positions = vocab_size, sequence_length, dim, positions
         self.tokens = keras.layers.Embedding(vocab_size, dim, name="tokens")
-        self.position = keras.layers.Embedding(sequence_length, dim, name="positions") if positions else None
+        self.position = keras.layers.Embedding(sequence_length, dim, name="positions") if positions == "learned" else None
+        self.sine = sine_positions(sequence_length, dim) if positions == "sine" else None
 
     def call(self, ids):
         x = self.tokens(ids)
         if self.position is not None:
             x = x + self.position(keras.ops.arange(self.sequence_length))[None]
+        elif self.sine is not None:
+            x = x + keras.ops.cast(self.sine, x.dtype)[None]
         return x
 
     def get_config(self):

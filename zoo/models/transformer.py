@@ -22,14 +22,14 @@ class TransformerClassifier(keras.Model):
     """TokenEmbedding (with positions) -> `blocks` x TransformerEncoder -> masked mean -> Dropout -> softmax."""
 
     def __init__(self, num_classes, vocab_size, sequence_length, embed_dim=64, heads=2, ff_dim=64, blocks=1,
-                 dropout=0.1, l1=0.0, l2=0.0, **kwargs):
+                 dropout=0.1, l1=0.0, l2=0.0, positions="learned", **kwargs):
         super().__init__(**kwargs)
         if embed_dim % heads:
             raise ValueError(f"embed_dim ({embed_dim}) must be a multiple of heads ({heads})")
         self.num_classes, self.vocab_size, self.sequence_length = num_classes, vocab_size, sequence_length
         self.embed_dim, self.heads, self.ff_dim, self.blocks, self.dropout = embed_dim, heads, ff_dim, blocks, dropout
-        self.l1, self.l2 = l1, l2
-        self.embed = TokenEmbedding(vocab_size, sequence_length, embed_dim, positions=True, name="embedding")
+        self.l1, self.l2, self.positions = l1, l2, positions
+        self.embed = TokenEmbedding(vocab_size, sequence_length, embed_dim, positions=positions, name="embedding")
         self.encoders = [TransformerEncoder(embed_dim, heads, ff_dim, dropout, l1, l2, name=f"encoder_{i + 1}")
                          for i in range(blocks)]
         self.drop = keras.layers.Dropout(dropout)
@@ -47,15 +47,17 @@ class TransformerClassifier(keras.Model):
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes, "vocab_size": self.vocab_size,
                 "sequence_length": self.sequence_length, "embed_dim": self.embed_dim, "heads": self.heads,
-                "ff_dim": self.ff_dim, "blocks": self.blocks, "dropout": self.dropout, "l1": self.l1, "l2": self.l2}
+                "ff_dim": self.ff_dim, "blocks": self.blocks, "dropout": self.dropout, "l1": self.l1, "l2": self.l2,
+                "positions": self.positions}
 
 
 # 400 tokens keep most of a review (mean 234 words); self-attention overfits IMDB after two epochs.
 TRANSFORMER_DEFAULTS = {**TEXT_DEFAULTS, "epochs": 2, "sequence_length": 400, "dropout": 0.2, "heads": 2,
-                        "ff_dim": 64, "blocks": 1}
+                        "ff_dim": 64, "blocks": 1, "positions": "learned"}
 TRANSFORMER_SPACE = {**TEXT_SPACE, "heads": {"type": "choice", "values": [1, 2, 4]},
                      "ff_dim": {"type": "choice", "values": [32, 64, 128]},
-                     "blocks": {"type": "int", "min": 1, "max": 3}}
+                     "blocks": {"type": "int", "min": 1, "max": 3},
+                     "positions": {"type": "choice", "values": ["learned", "sine", "none"]}}
 
 
 @recipe(data=data.imdb_reviews, task="classification", hparams=TRANSFORMER_DEFAULTS,
@@ -68,4 +70,4 @@ def transformer_imdb(hp, info):
     return TransformerClassifier(num_classes=info.num_classes, vocab_size=info.vocab_size,
                                  sequence_length=info.input_shape[0], embed_dim=hp["embed_dim"], heads=hp["heads"],
                                  ff_dim=hp["ff_dim"], blocks=hp["blocks"], dropout=hp["dropout"],
-                                 l1=hp["l1"], l2=hp["l2"])
+                                 l1=hp["l1"], l2=hp["l2"], positions=hp["positions"])

@@ -1,10 +1,4 @@
-"""Task kinds: what a recipe's task decides (loss, optimizer, monitored metric, evaluation).
-
-Every recipe of one task kind shares the training hyperparameters below and
-writes the same `metrics.json` keys, so runs compare across recipes. New kinds
-(generative models with their own `train_step`, text classification) add an
-entry to `TASKS` rather than special cases in training or export.
-"""
+"""Single-label classification (images, text): softmax probabilities out, scikit-learn metrics."""
 
 from __future__ import annotations
 
@@ -13,43 +7,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from zoo.optim import OPTIMIZERS, SCHEDULES, classification_loss, make_optimizer
-
-# Training hyperparameters every classification recipe has (recipes override values, not keys).
-CLASSIFIER_DEFAULTS: dict[str, Any] = {
-    "epochs": 10,
-    "batch_size": 128,
-    "optimizer": "adam",  # adam | adamw | sgd | rmsprop
-    "learning_rate": 1e-3,
-    "momentum": 0.9,  # sgd only
-    "nesterov": True,  # sgd only
-    "weight_decay": 0.0,  # decoupled weight decay (AdamW-style) for every optimizer
-    "lr_schedule": "cosine",  # constant | cosine | step
-    "warmup_epochs": 0.0,
-    "l1": 0.0,  # L1 / L2 penalties on the kernels of convolutions and dense layers, added to the loss
-    "l2": 0.0,
-    "label_smoothing": 0.0,
-    "early_stopping_patience": 0,  # epochs without val improvement before stopping; 0 = off
-    "validation_fraction": 0.1,
-}
-
-CLASSIFIER_SPACE: dict[str, dict[str, Any]] = {
-    "learning_rate": {"type": "float", "min": 1e-4, "max": 1e-2, "sampling": "log"},
-    "weight_decay": {"type": "choice", "values": [0.0, 1e-5, 1e-4, 1e-3]},
-    "batch_size": {"type": "choice", "values": [64, 128, 256]},
-}
-
-# What the seed articles teach (optimizers, schedules, L1/L2, label smoothing), for recipes that search it.
-TRAINING_SPACE: dict[str, dict[str, Any]] = {
-    "optimizer": {"type": "choice", "values": list(OPTIMIZERS)},
-    "lr_schedule": {"type": "choice", "values": list(SCHEDULES)},
-    "warmup_epochs": {"type": "float", "min": 0.0, "max": 3.0, "step": 0.5},
-    "label_smoothing": {"type": "choice", "values": [0.0, 0.05, 0.1, 0.2]},
-    "l1": {"type": "choice", "values": [0.0, 1e-6, 1e-5]},
-    "l2": {"type": "choice", "values": [0.0, 1e-5, 1e-4, 5e-4]},
-}
-
-CHOICES = {"optimizer": OPTIMIZERS, "lr_schedule": SCHEDULES, "shortcut": ("A", "B")}  # checked when hyperparameters are resolved
+from zoo.optim import classification_loss, make_optimizer
 
 
 class ClassificationTask:
@@ -130,9 +88,37 @@ class ClassificationTask:
             line += f", F1 {metrics['test_f1']:.4f}, ROC AUC {metrics['test_roc_auc']:.4f}"
         return line + f" over {metrics['test_examples']} examples"
 
+    # -- export ----------------------------------------------------------------
+    prunable = True  # export --prune fine-tunes with `compile` and the training split
 
-TASKS = {"classification": ClassificationTask()}
+    def callbacks(self, folder, data, hp) -> list:
+        return []
 
+    def export_graphs(self, model, original, data, batch: int, calibration: int, reference=None) -> list:
+        """One graph, `model`: the inputs the run was trained on -> class probabilities; scored by test accuracy
+        against the Keras model's (or `reference`, the unpruned model's, for a pruned copy)."""
+        from zoo.tasks.graphs import ExportGraph, calibration_batches, dataset_inputs, predict, take
 
-def get_task(name: str):
-    return TASKS[name]
+        info = data.info
+        x, y = take(data.test, info.num_test)
+        x = x.astype(info.input_dtype)
+        keras_probs = predict(model, x)
+        keras_acc = float(np.mean(keras_probs.argmax(1) == y))
+        reference = keras_acc if reference is None else reference
+
+        def score(probs):
+            acc = float(np.mean(probs.argmax(1) == y))
+            return {"test_accuracy": acc, "accuracy_change_vs_keras": acc - reference,
+                    "argmax_agreement_vs_keras": float(np.mean(probs.argmax(1) == keras_probs.argmax(1)))}
+
+        return [ExportGraph(
+            name="model", model=model, original=original, inputs=x, score=score,
+            input={"kind": info.input_kind, "shape": list(info.input_shape), "dtype": info.input_dtype,
+                   "layout": "NHWC" if info.input_kind == "image" else None, "range": list(info.input_range),
+                   "preprocessing": info.preprocessing, **({"text": info.text} if info.text else {})},
+            output={"name": "probabilities", "shape": [info.num_classes], "dtype": "float32",
+                    "meaning": "class probabilities (softmax); index i is line i of labels.txt",
+                    "labels": list(info.class_names)},
+            calibration=calibration_batches(dataset_inputs(data.train), calibration, batch),
+            summary={"keras_test_accuracy": keras_acc, "test_examples": int(len(y))},
+        )]

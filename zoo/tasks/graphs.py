@@ -1,0 +1,95 @@
+"""What a task hands to export: the graphs to write, each with its test inputs, calibration data and checks.
+
+A classifier is one graph (`model`: pixels or token ids in, probabilities out); an
+autoencoder is two (`encoder`: pixels in, latent out; `decoder`: latent in, pixels out);
+a GAN's is its `generator`. `python -m export` converts every graph the same way and
+compares each TFLite file with the Keras graph it came from; the task decides what
+else counts (a classifier's test accuracy, an image's mean pixel difference).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Iterable, Mapping, Optional
+
+import numpy as np
+
+# max |TFLite - Keras| over the parity examples, by variant; a graph may add its own limits (MAX_ABS / MEAN_ABS)
+FLOAT_TOLERANCE = {"float32": 1e-5, "float16": 1e-2}
+
+
+@dataclasses.dataclass
+class ExportGraph:
+    """One single-input, single-output graph for export.
+
+    name: file stem (`model` -> model_int8.tflite, saved_model/; `decoder` -> decoder_int8.tflite, ...).
+    model: the float32 export twin (a Keras model or layer), called as model(x, training=False).
+    original: the same graph in the trained model: the twin must compute what it does.
+    input / output: what signature.json says about them (shape without the batch axis, dtype, meaning, ...).
+    inputs: test inputs for the parity checks (and `score`).
+    calibration: yields int8 calibration inputs of the export batch size.
+    score: TFLite (or Keras) outputs on `inputs` -> quality numbers for the report (None: agreement only).
+    max_abs / mean_abs: per-variant limits on max and mean |TFLite - Keras|; a variant over a limit fails.
+    summary: numbers of the Keras graph for report.json (e.g. keras_test_accuracy).
+    """
+
+    name: str
+    model: Any
+    original: Any
+    input: dict
+    output: dict
+    inputs: np.ndarray
+    calibration: Callable[[], Iterable[np.ndarray]]
+    score: Optional[Callable[[np.ndarray], dict]] = None
+    max_abs: Mapping[str, float] = dataclasses.field(default_factory=lambda: dict(FLOAT_TOLERANCE))
+    mean_abs: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    summary: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.input["shape"])
+
+    @property
+    def input_dtype(self) -> str:
+        return self.input["dtype"]
+
+
+def predict(graph, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """float32 outputs of a Keras model or layer over `x`, batch by batch, inference mode."""
+    parts = [np.asarray(graph(x[i : i + batch_size], training=False), dtype=np.float32)
+             for i in range(0, len(x), batch_size)]
+    return np.concatenate(parts) if parts else np.zeros((0,), np.float32)
+
+
+def take(dataset, count: int):
+    """The first `count` (inputs, labels) of a batched (x, y) pipeline as numpy arrays."""
+    xs, ys = [], []
+    for x, y in dataset:
+        xs.append(np.asarray(x))
+        ys.append(np.asarray(y))
+        if sum(map(len, xs)) >= count:
+            break
+    return np.concatenate(xs)[:count], np.concatenate(ys)[:count]
+
+
+def calibration_batches(inputs_of: Callable[[], Iterable[np.ndarray]], count: int, batch: int = 1):
+    """A function yielding `count` inputs of shape (batch, ...) cut from the arrays `inputs_of()` yields (float
+    inputs as float32, token ids as they are)."""
+
+    def gen():
+        n = 0
+        for x in inputs_of():
+            x = np.asarray(x)
+            x = x.astype(np.float32) if x.dtype.kind == "f" else x
+            for i in range(0, len(x) - batch + 1, batch):
+                if n >= count:
+                    return
+                yield x[i : i + batch]
+                n += 1
+
+    return gen
+
+
+def dataset_inputs(dataset):
+    """`inputs_of` for `calibration_batches`: the inputs of a batched (x, y) pipeline."""
+    return lambda: (x for x, _ in dataset)
