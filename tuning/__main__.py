@@ -24,17 +24,15 @@ import os
 import sys
 from pathlib import Path
 
-OBJECTIVES = ("val_accuracy", "val_loss", "accuracy", "loss")
-
-
 def run_search(recipe_name, *, tuner="bayesian", max_trials=10, epochs=None, executions=1,
-               objective="val_accuracy", directory=None, resume=False, overrides=None, data_dir=None, seed=0,
+               objective=None, directory=None, resume=False, overrides=None, data_dir=None, seed=0,
                precision="auto", train_best=False, isolate=True, verbose=2, log=print) -> dict:
     """Run (or continue) a search; the library form of `python -m tuning`."""
     from tuning import search
     from zoo import registry, runs, runtime
     from zoo import hparams as hparams_lib
     from zoo.errors import UsageError
+    from zoo.tasks import get_task
 
     recipe = registry.get(recipe_name)
     if tuner not in search.TUNERS:
@@ -43,8 +41,11 @@ def run_search(recipe_name, *, tuner="bayesian", max_trials=10, epochs=None, exe
         raise UsageError(f"--max-trials must be at least 1, got {max_trials}")
     if executions < 1:
         raise UsageError(f"--executions-per-trial must be at least 1, got {executions}")
-    if objective not in OBJECTIVES:
-        raise UsageError(f"--objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    objectives = get_task(recipe.task).objectives  # metric -> "min" | "max"
+    objective = objective or get_task(recipe.task).monitor
+    if objective not in objectives:
+        raise UsageError(f"--objective for a {recipe.task} recipe must be one of {', '.join(objectives)}, "
+                         f"got {objective!r}")
     fixed = dict(overrides or {})
     if epochs is not None:
         fixed["epochs"] = epochs
@@ -69,7 +70,8 @@ def run_search(recipe_name, *, tuner="bayesian", max_trials=10, epochs=None, exe
     runtime.seed_everything(seed)
     hypermodel = search.RecipeHyperModel(recipe, fixed, data_dir=data_dir, seed=seed, verbose=verbose,
                                          reseed=executions == 1)
-    tuner_obj = search.make_tuner(tuner, hypermodel, objective=objective, max_trials=max_trials, epochs=epochs,
+    tuner_obj = search.make_tuner(tuner, hypermodel, objective=objective, direction=objectives[objective],
+                                  max_trials=max_trials, epochs=epochs,
                                   executions=executions, directory=folder.parent, project=folder.name,
                                   resume=resume or worker, seed=seed, isolate=isolate)
     if not worker:
@@ -108,7 +110,9 @@ def main(argv=None) -> int:
                    "its own count from --epochs)")
     p.add_argument("--epochs", type=int, help="epochs per trial (hyperband: the most any trial gets)")
     p.add_argument("--executions-per-trial", type=int, default=1, help="models trained per trial, averaged")
-    p.add_argument("--objective", default="val_accuracy", help=f"one of {', '.join(OBJECTIVES)}")
+    p.add_argument("--objective", help="the metric to optimise (default: the one that picks a run's best epoch, "
+                   "val_accuracy for classifiers, val_loss for autoencoders); classifiers: val_accuracy, val_loss, "
+                   "accuracy, loss; autoencoders: val_loss, val_mse, loss, mse")
     p.add_argument("--dir", metavar="DIR", help="search folder (default tuner/RECIPE)")
     p.add_argument("--resume", action="store_true", help="continue the search in --dir; finished trials are kept")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",

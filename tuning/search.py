@@ -155,11 +155,10 @@ def run_isolated(hypermodel, values, objective, execution: int) -> dict[str, flo
     return {k: v[best] for k, v in history.items()}
 
 
-def make_tuner(kind: str, hypermodel, *, objective: str, max_trials: int, epochs: int, executions: int,
-               directory: Path, project: str, resume: bool, seed: int, isolate: bool = True):
+def make_tuner(kind: str, hypermodel, *, objective: str, direction: str, max_trials: int, epochs: int,
+               executions: int, directory: Path, project: str, resume: bool, seed: int, isolate: bool = True):
     if kind not in TUNERS:
         raise UsageError(f"unknown tuner {kind!r}; choose one of {', '.join(TUNERS)}")
-    direction = "min" if "loss" in objective else "max"
     common = dict(hypermodel=hypermodel, objective=kt.Objective(objective, direction), directory=str(directory),
                   project_name=project, overwrite=not resume, seed=seed)
     if kind == "random":

@@ -56,6 +56,8 @@ def build_ensemble(run_dirs, out=None, data_dir=None, runs_root="runs", log=prin
     if len(set(map(Path.resolve, folders))) < len(folders):
         raise UsageError("the same run folder is given twice; each member must be a different run")
     loaded = [runs.load_run_recipe(f) for f in folders]
+    for folder, (_, recipe, _) in zip(folders, loaded):
+        runs.require_classifier(folder, recipe, "an ensemble (averaging class probabilities)")
     check_members(folders, [run for run, _, _ in loaded])
     run, recipe, hp = loaded[0]
     task = get_task(recipe.task)

@@ -52,6 +52,7 @@ def load_image_run(run_dir, command: str):
 
     folder = Path(run_dir)
     run, recipe, hp = runs.load_run_recipe(folder)
+    runs.require_classifier(folder, recipe, command)
     info = run["data"]
     if info.get("input_kind", "image") != "image":
         raise UsageError(f"{folder} is a run on {info['name']}, whose inputs are not images "
@@ -126,7 +127,8 @@ def predict(run_dir, items, top: int = 5, invert: bool = False, log=print, err=N
 
     err = err or (lambda s: print(s, file=sys.stderr))
     folder = Path(run_dir)
-    run, _, _ = runs.load_run_recipe(folder)
+    run, recipe, _ = runs.load_run_recipe(folder)
+    runs.require_classifier(folder, recipe, "zoo.predict")
     if top < 1:
         raise UsageError("--top must be at least 1")
     predictor = PREDICTORS[run["data"].get("input_kind", "image")]

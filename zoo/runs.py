@@ -155,6 +155,15 @@ def load_run_recipe(path: str | os.PathLike):
     return run, recipe, dict(recipe.hparams, **run["hparams"])
 
 
+def require_classifier(path, recipe, command: str) -> None:
+    """Refuse a run whose model does not output class probabilities (an autoencoder) for `command`."""
+    from zoo.errors import UsageError
+    from zoo.tasks import get_task
+
+    if not get_task(recipe.task).gives_labels:
+        raise UsageError(f"{path} is a run of {recipe.name}, a {recipe.task} recipe; {command} works on classifiers")
+
+
 def read_data_files(path: str | os.PathLike, run: dict[str, Any]) -> Optional[dict[str, str]]:
     """The files the run's data pipeline derived from its training split (e.g. vocab.txt), or None if it has none."""
     names = run.get("data", {}).get("files") or []

@@ -129,6 +129,7 @@ def train(
         guard,
         checkpoint,
         keras.callbacks.TensorBoard(log_dir=str(folder / "tensorboard"), write_graph=False, profile_batch=0),
+        *task.callbacks(folder, data, hp),  # e.g. a GAN's sample grid after every epoch
     ]
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2

@@ -3,4 +3,5 @@
 To add a family, write `zoo/models/<family>.py` (see README, "Adding a model") and import it here.
 """
 
-from zoo.models import cnn, mlp, resnet, rnn, transformer  # noqa: F401  (importing registers the recipes)
+# importing registers the recipes
+from zoo.models import autoencoder, cnn, mlp, resnet, rnn, transformer  # noqa: F401

@@ -21,8 +21,8 @@ from typing import Any
 
 from zoo.optim import OPTIMIZERS, SCHEDULES
 
-# Training hyperparameters every classification recipe has (recipes override values, not keys).
-CLASSIFIER_DEFAULTS: dict[str, Any] = {
+# Training hyperparameters every recipe has (recipes override values, not keys).
+TRAINING_DEFAULTS: dict[str, Any] = {
     "epochs": 10,
     "batch_size": 128,
     "optimizer": "adam",  # adam | adamw | sgd | rmsprop
@@ -32,11 +32,16 @@ CLASSIFIER_DEFAULTS: dict[str, Any] = {
     "weight_decay": 0.0,  # decoupled weight decay (AdamW-style) for every optimizer
     "lr_schedule": "cosine",  # constant | cosine | step
     "warmup_epochs": 0.0,
+    "early_stopping_patience": 0,  # epochs without val improvement before stopping; 0 = off
+    "validation_fraction": 0.1,
+}
+
+# ... and every classifier adds these.
+CLASSIFIER_DEFAULTS: dict[str, Any] = {
+    **TRAINING_DEFAULTS,
     "l1": 0.0,  # L1 / L2 penalties on the kernels of convolutions and dense layers, added to the loss
     "l2": 0.0,
     "label_smoothing": 0.0,
-    "early_stopping_patience": 0,  # epochs without val improvement before stopping; 0 = off
-    "validation_fraction": 0.1,
 }
 
 CLASSIFIER_SPACE: dict[str, dict[str, Any]] = {
@@ -60,8 +65,9 @@ CHOICES = {"optimizer": OPTIMIZERS, "lr_schedule": SCHEDULES, "shortcut": ("A", 
 
 
 from zoo.tasks.classification import ClassificationTask  # noqa: E402
+from zoo.tasks.reconstruction import ReconstructionTask  # noqa: E402
 
-TASKS = {"classification": ClassificationTask()}
+TASKS = {"classification": ClassificationTask(), "reconstruction": ReconstructionTask()}
 
 
 def get_task(name: str):

@@ -20,6 +20,8 @@ class ClassificationTask:
     name = "classification"
     monitor = "val_accuracy"
     mode = "max"
+    objectives = {"val_accuracy": "max", "val_loss": "min", "accuracy": "max", "loss": "min"}  # for tuning
+    gives_labels = True  # outputs class probabilities: zoo.predict, zoo.explain and zoo.ensemble apply
 
     def compile(self, model, hp: Mapping[str, Any], steps_per_epoch: int) -> None:
         model.compile(

@@ -29,7 +29,8 @@ class ExportGraph:
     inputs: test inputs for the parity checks (and `score`).
     calibration: yields int8 calibration inputs of the export batch size.
     score: TFLite (or Keras) outputs on `inputs` -> quality numbers for the report (None: agreement only).
-    max_abs / mean_abs: per-variant limits on max and mean |TFLite - Keras|; a variant over a limit fails.
+    max_abs / mean_abs: per-variant limits on max and mean |TFLite - Keras| (times the largest |Keras output|
+        when that exceeds 1); a variant over a limit fails.
     summary: numbers of the Keras graph for report.json (e.g. keras_test_accuracy).
     """
 

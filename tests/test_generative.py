@@ -1,0 +1,111 @@
+"""Generative task kinds as a user meets them: `ae_mnist` trains from the documented command line with its
+pictures and per-pixel metrics, evaluates again to the same numbers, exports an encoder and a decoder that
+agree with Keras, tunes on its own objective, and the classifier-only commands refuse it clearly."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import write_mnist_like
+from export import __main__ as export_cli
+from export import verify
+from tuning import __main__ as tuning_cli
+from zoo import ensemble, evaluate, explain, predict
+from zoo.errors import UsageError
+
+ROOT = Path(__file__).resolve().parents[1]
+QUIET = dict(log=lambda s: None)
+
+
+@pytest.fixture(scope="module")
+def ae_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ae")
+    data = write_mnist_like(root / "data")
+    done = subprocess.run(
+        [sys.executable, "-m", "zoo.train", "ae_mnist", "--set", "noise_std=0.3", "--epochs", "3",
+         "--batch-size", "32", "--set", "filters=8", "--set", "learning_rate=3e-3", "--precision", "float32",
+         "--data-dir", str(data), "--run-dir", str(root / "run")],
+        capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return data, root / "run", done.stdout
+
+
+def test_autoencoder_trains_from_the_command_line_with_pictures_and_pixel_metrics(ae_run):
+    _, run, stdout = ae_run
+    metrics = json.loads((run / "metrics.json").read_text())
+    for key in ("test_bce", "test_mse", "test_denoised_bce", "test_denoised_mse"):
+        assert 0 < metrics[key] < 1, key
+    assert metrics["test_noise_std"] == 0.3 and metrics["best_val_loss"] > 0 and metrics["test_examples"] == 80
+    header, *rows = (run / "history.csv").read_text().splitlines()
+    assert {"loss", "mse", "val_loss", "val_mse"} <= set(header.split(","))
+    losses = [float(r.split(",")[header.split(",").index("loss")]) for r in rows]
+    assert losses[-1] < losses[0]
+    assert (run / "reconstructions.png").read_bytes()[:4] == b"\x89PNG"
+    assert not (run / "confusion_matrix.png").exists()
+    assert "test reconstruction BCE" in stdout and "denoising" in stdout
+
+
+def test_evaluate_reproduces_the_test_metrics(ae_run):
+    data, run, _ = ae_run
+    saved = json.loads((run / "metrics.json").read_text())
+    again = evaluate.evaluate(run, data_dir=str(data), **QUIET)
+    for key in ("test_bce", "test_mse", "test_denoised_bce"):  # the test noise is a fixed draw
+        assert again[key] == pytest.approx(saved[key], rel=1e-5), key
+
+
+def test_export_writes_an_encoder_and_a_decoder_that_chain_like_the_autoencoder(ae_run, tmp_path):
+    data, run, _ = ae_run
+    out = tmp_path / "export"
+    report = export_cli.export_run(run, variants=["float32", "int8"], out=str(out), data_dir=str(data),
+                                   latency_runs=3, **QUIET)
+    assert report["failures"] == {}
+    assert set(report["artifacts"]) == {f"{g}_{v}.tflite" for g in ("encoder", "decoder") for v in ("float32", "int8")}
+    for art in report["artifacts"].values():
+        assert art["shape_ops"] == [] and not any(op.startswith("Flex") for op in art["ops"]), art["ops"]
+    decoder = report["artifacts"]["decoder_float32.tflite"]
+    assert decoder["test_bce"] == pytest.approx(report["keras_decoder_test_bce"], abs=1e-5)
+    graphs = json.loads((out / "signature.json").read_text())["graphs"]
+    assert graphs["encoder"]["input"]["shape"] == [1, 28, 28, 1] and graphs["encoder"]["output"]["shape"] == [1, 64]
+    assert graphs["decoder"]["input"]["kind"] == "latent" and graphs["decoder"]["output"]["shape"] == [1, 28, 28, 1]
+    assert not (out / "labels.txt").exists()
+    # an app chaining the two float32 files gets the Keras autoencoder's reconstruction
+    from zoo import runs
+
+    images = np.stack([np.full((28, 28, 1), 40.0, np.float32), np.zeros((28, 28, 1), np.float32)])
+    images[0, 10:14] = 250.0
+    encode = verify.Runner((out / "encoder_float32.tflite").read_bytes())
+    decode = verify.Runner((out / "decoder_float32.tflite").read_bytes())
+    keras_out = np.asarray(runs.load_model(run / "model.keras")(images))
+    np.testing.assert_allclose(decode.predict(encode.predict(images)), keras_out, atol=1e-5)
+    with pytest.raises(UsageError, match="--prune fine-tunes classifiers"):
+        export_cli.export_run(run, variants=["float32"], out=str(tmp_path / "p"), data_dir=str(data), prune=0.5,
+                              **QUIET)
+
+
+def test_classifier_commands_refuse_an_autoencoder_in_one_line(ae_run, tmp_path, capsys):
+    data, run, _ = ae_run
+    import shutil
+
+    png = tmp_path / "x.png"
+    png.write_bytes(b"not really")
+    twin = shutil.copytree(run, tmp_path / "twin")
+    for command in (lambda: predict.main([str(run), str(png)]), lambda: explain.main([str(run)]),
+                    lambda: ensemble.main([str(run), str(twin), "--data-dir", str(data)])):
+        assert command() == 2
+        err = capsys.readouterr().err.strip()
+        assert "a reconstruction recipe" in err and "classifiers" in err and len(err.splitlines()) == 1, err
+
+
+def test_tuning_searches_the_autoencoder_on_its_own_objective(ae_run, tmp_path):
+    data, _, _ = ae_run
+    args = dict(tuner="random", max_trials=2, epochs=1, overrides={"filters": 8, "batch_size": 32},
+                data_dir=str(data), seed=0, isolate=False, verbose=0, precision="float32", **QUIET)
+    with pytest.raises(UsageError, match="val_loss, val_mse"):
+        tuning_cli.run_search("ae_mnist", objective="val_accuracy", directory=str(tmp_path / "bad"), **args)
+    best = tuning_cli.run_search("ae_mnist", directory=str(tmp_path / "search"), **args)
+    assert best["objective"] == "val_loss" and 0 < best["score"] < 1
+    assert set(best["hparams"]) >= {"code_dim", "learning_rate"}
