@@ -111,7 +111,8 @@ def write_imdb_like(folder, n_train: int = 240, n_test: int = 80, seed: int = 0)
 
 
 # data function name -> writer of a small synthetic copy in the dataset's standard format
-FAKE_WRITERS = {"mnist": write_mnist_like, "fashion_mnist": write_mnist_like, "cifar10": write_cifar_like,
+FAKE_WRITERS = {"mnist": write_mnist_like, "binarized_mnist": write_mnist_like, "fashion_mnist": write_mnist_like,
+                "cifar10": write_cifar_like,
                 "imdb_reviews": write_imdb_like}
 
 

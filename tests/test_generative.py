@@ -109,3 +109,65 @@ def test_tuning_searches_the_autoencoder_on_its_own_objective(ae_run, tmp_path):
     best = tuning_cli.run_search("ae_mnist", directory=str(tmp_path / "search"), **args)
     assert best["objective"] == "val_loss" and 0 < best["score"] < 1
     assert set(best["hparams"]) >= {"code_dim", "learning_rate"}
+
+
+@pytest.fixture(scope="module")
+def vae_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("vae")
+    data = write_mnist_like(root / "data")
+    done = subprocess.run(
+        [sys.executable, "-m", "zoo.train", "vae_mnist", "--set", "latent_dim=2", "--set", "iw_samples=30",
+         "--epochs", "3", "--batch-size", "32", "--set", "filters=8", "--set", "learning_rate=3e-3",
+         "--precision", "float32", "--data-dir", str(data), "--run-dir", str(root / "run")],
+        capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return data, root / "run", done.stdout
+
+
+def test_vae_reports_elbo_and_a_tighter_importance_sampled_likelihood(vae_run):
+    _, run, stdout = vae_run
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["test_elbo"] == pytest.approx(-(m["test_reconstruction_nats"] + m["test_kl_nats"]))
+    assert m["test_elbo"] < 0 and m["test_kl_nats"] >= 0
+    assert m["test_elbo"] <= m["test_log_likelihood"] + 1.0  # the IS estimate is the tighter bound (up to noise)
+    assert m["test_iw_samples"] == 30 and m["test_iw_examples"] == 80 and 0 < m["test_bce"] < 1
+    header = (run / "history.csv").read_text().splitlines()[0].split(",")
+    assert {"loss", "reconstruction", "kl", "val_loss", "val_reconstruction", "val_kl"} <= set(header)
+    for picture in ("reconstructions.png", "samples.png", "latent_manifold.png", "curves.png"):
+        assert (run / picture).read_bytes()[:4] == b"\x89PNG", picture
+    assert "test ELBO" in stdout and "log-likelihood" in stdout
+
+
+def test_vae_binarises_test_images_by_a_fixed_draw(vae_run):
+    data, run, _ = vae_run
+    from zoo import data as zoo_data
+
+    hp = json.loads((run / "hparams.json").read_text())["hparams"]
+    first, second = (next(iter(zoo_data.binarized_mnist(hp, data_dir=str(data), seed=s).test))[0] for s in (0, 5))
+    assert set(np.unique(np.asarray(first))) <= {0.0, 255.0}
+    np.testing.assert_array_equal(np.asarray(first), np.asarray(second))
+    from zoo.data.images import binarize
+
+    grey = np.full((4, 28, 28, 1), 128.0, np.float32)  # each pixel: 255 with probability ~1/2, a new draw per key
+    a, b, a_again = (np.asarray(binarize(grey, np.array(k, np.int64))) for k in ([1, 2], [3, 4], [1, 2]))
+    assert set(np.unique(a)) == {0.0, 255.0} and 0.4 < np.mean(a == 255) < 0.6
+    assert np.mean(a != b) > 0.3 and np.array_equal(a, a_again)
+    saved = json.loads((run / "metrics.json").read_text())
+    again = evaluate.evaluate(run, data_dir=str(data), **QUIET)
+    for key in ("test_elbo", "test_log_likelihood", "test_bce"):  # fixed draws: the same numbers again
+        assert again[key] == pytest.approx(saved[key], rel=1e-5), key
+
+
+def test_vae_exports_its_mean_encoder_and_probability_decoder(vae_run, tmp_path):
+    data, run, _ = vae_run
+    report = export_cli.export_run(run, variants=["float32", "dynamic"], out=str(tmp_path / "e"), data_dir=str(data),
+                                   latency_runs=3, **QUIET)
+    assert report["failures"] == {}
+    graphs = json.loads((tmp_path / "e" / "signature.json").read_text())["graphs"]
+    assert graphs["encoder"]["output"]["shape"] == [1, 2] and graphs["decoder"]["input"]["shape"] == [1, 2]
+    from zoo import runs
+
+    model = runs.load_model(run / "model.keras")
+    z = np.array([[0.5, -1.0]], np.float32)
+    decoder = verify.Runner((tmp_path / "e" / "decoder_float32.tflite").read_bytes())
+    np.testing.assert_allclose(decoder.predict(z), np.asarray(model.decode(z)), atol=1e-5)

@@ -146,7 +146,7 @@ def train(
         )
 
     best = runs.load_model(folder / runs.MODEL)  # EarlyStopping-style: the best epoch's weights
-    result = task.evaluate(best, data.test, info)
+    result = task.evaluate(best, data.test, info, hp)
     from zoo import reports
 
     title = f"{recipe.name} ({folder.name})"

@@ -56,7 +56,7 @@ class Datasets:
     files: dict = dataclasses.field(default_factory=dict)  # file name -> text, derived from the training split
 
 
-from zoo.data.images import cifar10, fashion_mnist, mnist  # noqa: E402  (re-exported for recipes)
+from zoo.data.images import binarized_mnist, cifar10, fashion_mnist, mnist  # noqa: E402  (for recipes)
 from zoo.data.text import imdb_reviews  # noqa: E402
 
-__all__ = ["DataInfo", "Datasets", "mnist", "fashion_mnist", "cifar10", "imdb_reviews"]
+__all__ = ["DataInfo", "Datasets", "mnist", "binarized_mnist", "fashion_mnist", "cifar10", "imdb_reviews"]

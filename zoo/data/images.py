@@ -229,6 +229,40 @@ def load_image_classification(
     )
 
 
+BINARIZE_SEED = 20240229  # the fixed draw that binarises validation and test images: the same on every machine
+
+
+def binarize(images, key):
+    """Dynamic binarisation of a batch of 0..255 pixels: each pixel becomes 255 with probability pixel / 255, else
+    0, a fresh draw every time (a TensorFlow function for the training pipeline; `key`: a stateless seed)."""
+    import tensorflow as tf
+
+    return tf.where(tf.random.stateless_uniform(tf.shape(images), key) < images / 255.0, 255.0, 0.0)
+
+
+def load_binarized(dataset: ImageDataset, hp: Mapping[str, Any], data_dir: Optional[str] = None,
+                   seed: int = 0) -> Datasets:
+    """Binarised images, as published VAE likelihoods are measured: training images are binarised afresh every
+    epoch (dynamic binarisation), validation and test images once, by a fixed draw (`BINARIZE_SEED`)."""
+    (x_train, y_train, x_test, y_test), where = dataset.load_arrays(data_dir)
+    (x_tr, y_tr), (x_val, y_val) = split_validation(x_train, y_train, hp.get("validation_fraction", 0.1))
+    rng = np.random.default_rng(BINARIZE_SEED)
+    x_val, x_test = ((rng.random(x.shape) < x / 255.0).astype(np.uint8) * 255 for x in (x_val, x_test))
+    info = DataInfo(
+        name=f"binarized_{dataset.name}", input_shape=dataset.image_shape, class_names=dataset.class_names,
+        num_train=len(x_tr), num_val=len(x_val), num_test=len(x_test), source=where, input_range=(0.0, 255.0),
+        preprocessing="binary pixels, 0 or 255 as float32, shape (batch, height, width, channels) (a pixel is 255 "
+        f"with probability pixel / 255: afresh every epoch in training, a fixed draw with numpy seed {BINARIZE_SEED} "
+        "for validation and test); the model rescales inside")
+    bs = hp["batch_size"]
+    return Datasets(
+        train=array_pipeline(x_tr, y_tr, batch_size=bs, training=True, seed=seed, dtype="float32", augment=binarize),
+        val=array_pipeline(x_val, y_val, batch_size=bs, training=False, seed=seed, dtype="float32"),
+        test=array_pipeline(x_test, y_test, batch_size=bs, training=False, seed=seed, dtype="float32"),
+        info=info,
+    )
+
+
 def mnist(hp: Mapping[str, Any], data_dir: Optional[str] = None, seed: int = 0, files=None) -> Datasets:
     """MNIST handwritten digits, 28x28x1, 10 classes (60k train incl. validation, 10k test)."""
     return load_image_classification(MNIST, hp, data_dir, seed)
@@ -244,4 +278,9 @@ def cifar10(hp: Mapping[str, Any], data_dir: Optional[str] = None, seed: int = 0
     return load_image_classification(CIFAR10, hp, data_dir, seed)
 
 
-__all__ = ["mnist", "fashion_mnist", "cifar10", "MNIST", "FASHION_MNIST", "CIFAR10", "DataError"]
+def binarized_mnist(hp: Mapping[str, Any], data_dir: Optional[str] = None, seed: int = 0, files=None) -> Datasets:
+    """MNIST digits binarised (dynamically in training, a fixed draw for validation and test): the VAE benchmark."""
+    return load_binarized(MNIST, hp, data_dir, seed)
+
+
+__all__ = ["mnist", "binarized_mnist", "fashion_mnist", "cifar10", "MNIST", "FASHION_MNIST", "CIFAR10", "DataError"]

@@ -4,7 +4,7 @@ A task object owns everything that differs between kinds of model:
 
     name, monitor, mode     the validation metric that picks the best epoch (and tuning's default objective)
     compile(model, hp, steps_per_epoch)
-    evaluate(model, dataset, info) -> {"metrics": {...}, ...}   test metrics (the metrics.json keys) + arrays
+    evaluate(model, dataset, info, hp) -> {"metrics": {...}, ...}   test metrics (the metrics.json keys) + arrays
     report_text / write_reports / summary                   what is printed and drawn in the run folder
     callbacks(folder, data, hp)                             extra per-epoch work (a GAN's sample grid)
     export_parts(model, data)                               the graphs export writes, each with its checks
@@ -66,8 +66,9 @@ CHOICES = {"optimizer": OPTIMIZERS, "lr_schedule": SCHEDULES, "shortcut": ("A", 
 
 from zoo.tasks.classification import ClassificationTask  # noqa: E402
 from zoo.tasks.reconstruction import ReconstructionTask  # noqa: E402
+from zoo.tasks.vae import VariationalTask  # noqa: E402
 
-TASKS = {"classification": ClassificationTask(), "reconstruction": ReconstructionTask()}
+TASKS = {"classification": ClassificationTask(), "reconstruction": ReconstructionTask(), "vae": VariationalTask()}
 
 
 def get_task(name: str):

@@ -39,7 +39,7 @@ class ClassificationTask:
             ps.append(np.asarray(model.predict_on_batch(x), dtype=np.float32))
         return np.concatenate(xs), np.concatenate(ys), np.concatenate(ps)
 
-    def evaluate(self, model, dataset, info) -> dict[str, Any]:
+    def evaluate(self, model, dataset, info, hp=None) -> dict[str, Any]:
         """Test metrics (the `metrics.json` keys) plus arrays the reports draw from."""
         return self.score(*self.predict(model, dataset), info)
 

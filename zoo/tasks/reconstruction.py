@@ -49,7 +49,7 @@ class ReconstructionTask:
     def callbacks(self, folder, data, hp) -> list:
         return []
 
-    def evaluate(self, model, dataset, info) -> dict[str, Any]:
+    def evaluate(self, model, dataset, info, hp=None) -> dict[str, Any]:
         std = float(getattr(model, "noise_std", 0.0))
         totals = {"bce": 0.0, "mse": 0.0, "denoised_bce": 0.0, "denoised_mse": 0.0}
         n, shown = 0, {}
