@@ -139,6 +139,8 @@ TINY = {
     "sequence_length": 16,
     "embed_dim": 16,
     "ff_dim": 16,
+    "judge_epochs": 1,
+    "samples": 200,
 }
 
 

@@ -21,17 +21,20 @@ ROOT = Path(__file__).resolve().parents[1]
 QUIET = dict(log=lambda s: None)
 
 
-@pytest.fixture(scope="module")
-def ae_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("ae")
+def cli_train(root, recipe, *args):
+    """`python -m zoo.train RECIPE ARGS` in a fresh process on synthetic MNIST; (data dir, run dir, stdout)."""
     data = write_mnist_like(root / "data")
-    done = subprocess.run(
-        [sys.executable, "-m", "zoo.train", "ae_mnist", "--set", "noise_std=0.3", "--epochs", "3",
-         "--batch-size", "32", "--set", "filters=8", "--set", "learning_rate=3e-3", "--precision", "float32",
-         "--data-dir", str(data), "--run-dir", str(root / "run")],
-        capture_output=True, text=True, cwd=ROOT, timeout=600)
+    done = subprocess.run([sys.executable, "-m", "zoo.train", recipe, *args, "--batch-size", "32", "--set",
+                           "filters=8", "--precision", "float32", "--data-dir", str(data), "--run-dir", str(root / "run")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert done.returncode == 0, done.stderr
     return data, root / "run", done.stdout
+
+
+@pytest.fixture(scope="module")
+def ae_run(tmp_path_factory):
+    return cli_train(tmp_path_factory.mktemp("ae"), "ae_mnist", "--set", "noise_std=0.3", "--epochs", "3", "--set",
+                     "learning_rate=3e-3")
 
 
 def test_autoencoder_trains_from_the_command_line_with_pictures_and_pixel_metrics(ae_run):
@@ -113,15 +116,8 @@ def test_tuning_searches_the_autoencoder_on_its_own_objective(ae_run, tmp_path):
 
 @pytest.fixture(scope="module")
 def vae_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("vae")
-    data = write_mnist_like(root / "data")
-    done = subprocess.run(
-        [sys.executable, "-m", "zoo.train", "vae_mnist", "--set", "latent_dim=2", "--set", "iw_samples=30",
-         "--epochs", "3", "--batch-size", "32", "--set", "filters=8", "--set", "learning_rate=3e-3",
-         "--precision", "float32", "--data-dir", str(data), "--run-dir", str(root / "run")],
-        capture_output=True, text=True, cwd=ROOT, timeout=600)
-    assert done.returncode == 0, done.stderr
-    return data, root / "run", done.stdout
+    return cli_train(tmp_path_factory.mktemp("vae"), "vae_mnist", "--set", "latent_dim=2", "--set", "iw_samples=30",
+                     "--epochs", "3", "--set", "learning_rate=3e-3")
 
 
 def test_vae_reports_elbo_and_a_tighter_importance_sampled_likelihood(vae_run):
@@ -171,3 +167,98 @@ def test_vae_exports_its_mean_encoder_and_probability_decoder(vae_run, tmp_path)
     z = np.array([[0.5, -1.0]], np.float32)
     decoder = verify.Runner((tmp_path / "e" / "decoder_float32.tflite").read_bytes())
     np.testing.assert_allclose(decoder.predict(z), np.asarray(model.decode(z)), atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def gan_run(tmp_path_factory):
+    return cli_train(tmp_path_factory.mktemp("gan"), "dcgan_mnist", "--epochs", "2", "--set", "judge_epochs=1",
+                     "--set", "samples=300")
+
+
+def test_gan_trains_with_its_judge_scores_and_an_animated_progress_grid(gan_run):
+    _, run, stdout = gan_run
+    m = json.loads((run / "metrics.json").read_text())
+    assert 0 < m["test_confidence"] <= 1 and len(m["test_class_fractions"]) == 10
+    assert sum(m["test_class_fractions"]) == pytest.approx(1.0, abs=1e-3)
+    assert m["test_min_class_fraction"] == min(m["test_class_fractions"]) and m["test_examples"] == 300
+    assert m["test_frechet_distance"] > m["test_frechet_floor"] >= 0 and "best_val_frechet" in m
+    assert json.loads((run / "judge.json").read_text())["recipe"] == "cnn_mnist" and (run / "judge.keras").is_file()
+    header = (run / "history.csv").read_text().splitlines()[0].split(",")
+    assert {"d_loss", "g_loss", "d_real", "d_fake", "val_d_real", "val_frechet", "val_confidence"} <= set(header)
+    assert sorted(p.name for p in (run / "progress").iterdir()) == ["epoch-001.png", "epoch-002.png"]
+    from PIL import Image
+
+    with Image.open(run / "training.gif") as gif:
+        assert gif.n_frames == 2
+    assert (run / "samples.png").read_bytes()[:4] == b"\x89PNG"
+    assert "not the Inception FID" in stdout
+
+
+def test_killed_gan_resumes_with_both_optimizers_state(tmp_path, monkeypatch):
+    """Interrupted after epoch 1 of 2: the backup restores both networks and both optimizers, and the resumed run
+    adds the second epoch's grid to the same GIF."""
+    from zoo import callbacks, runs, train
+
+    data = write_mnist_like(tmp_path / "data")
+    real = callbacks.RunCheckpoint.on_epoch_end
+
+    def dying(self, epoch, logs=None):
+        real(self, epoch, logs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(callbacks.RunCheckpoint, "on_epoch_end", dying)
+    run = tmp_path / "run"
+    args = dict(data_dir=str(data), run_dir=str(run), precision="float32", verbose=0, **QUIET)
+    overrides = {"epochs": 2, "filters": 8, "judge_epochs": 1, "samples": 200, "batch_size": 32}
+    with pytest.raises(KeyboardInterrupt):
+        train.train("dcgan_mnist", overrides=overrides, **args)
+    state = json.loads((run / "backup" / "state.json").read_text())
+    assert state["epoch"] == 1
+    monkeypatch.setattr(callbacks.RunCheckpoint, "on_epoch_end", real)
+
+    import keras
+
+    from zoo import registry
+    from zoo.tasks import get_task
+
+    recipe = registry.get("dcgan_mnist")
+    hp = dict(recipe.hparams, **overrides)
+    saved = runs.load_data(run, runs.load_run(run, need_model=False), recipe, hp, str(data))
+    model = recipe.build(hp, saved.info)
+    model(np.zeros((1, 28, 28, 1), "float32"))
+    get_task("gan").compile(model, hp, 8)
+    restore = callbacks.RunCheckpoint(run)
+    restore.set_model(model)
+    restore.on_train_begin()
+    steps = int(np.ceil(saved.info.num_train / 32))
+    assert int(model.d_optimizer.iterations) == int(model.g_optimizer.iterations) == steps
+    keras.backend.clear_session()
+
+    result = train.train("dcgan_mnist", resume=True, **args)
+    assert result.metrics["epochs_run"] == 2
+    assert [r.split(",")[0] for r in (run / "history.csv").read_text().splitlines()[1:]] == ["1", "2"]
+    assert len(list((run / "progress").glob("epoch-*.png"))) == 2
+
+
+def test_gan_exports_its_generator_and_refuses_nothing_else(gan_run, tmp_path):
+    data, run, _ = gan_run
+    report = export_cli.export_run(run, variants=["float32", "dynamic"], out=str(tmp_path / "e"), data_dir=str(data),
+                                   latency_runs=3, **QUIET)
+    assert report["failures"] == {} and set(report["artifacts"]) == {"generator_float32.tflite",
+                                                                      "generator_dynamic.tflite"}
+    graph = json.loads((tmp_path / "e" / "signature.json").read_text())["graphs"]["generator"]
+    assert graph["input"]["kind"] == "noise" and graph["output"]["shape"] == [1, 28, 28, 1]
+    from zoo import runs
+
+    model = runs.load_model(run / "model.keras")
+    z = np.random.default_rng(1).standard_normal((1, model.noise_dim)).astype(np.float32)
+    generator = verify.Runner((tmp_path / "e" / "generator_float32.tflite").read_bytes())
+    np.testing.assert_allclose(generator.predict(z) * 255.0, np.asarray(model.generate(z)), atol=1e-3)
+
+
+def test_tuning_searches_a_gan_on_its_judge_score(gan_run, tmp_path):
+    data, _, _ = gan_run
+    best = tuning_cli.run_search("dcgan_mnist", tuner="random", max_trials=1, epochs=1, directory=str(tmp_path / "s"),
+                                 overrides={"filters": 8, "batch_size": 32, "judge_epochs": 1}, data_dir=str(data),
+                                 seed=0, isolate=False, verbose=0, precision="float32", **QUIET)
+    assert best["objective"] == "val_frechet" and best["score"] > 0

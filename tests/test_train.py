@@ -90,7 +90,7 @@ def test_resume_of_finished_run_is_refused(finished_run, capsys):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["cnn_mnst"], "unknown recipe 'cnn_mnst'. Did you mean 'cnn_mnist'? Known recipes: bilstm_imdb, cnn_cifar10"),
+    (["cnn_mnst"], "unknown recipe 'cnn_mnst'. Did you mean 'cnn_mnist'? Known recipes: ae_mnist, bilstm_imdb, cnn_cifar10"),
     (["cnn_mnist", "--set", "dropuot=0.1"], "unknown hyperparameter 'dropuot' for cnn_mnist (did you mean 'dropout'?)"),
     (["cnn_mnist", "--set", "epochs=many"], "'epochs' expects int"),
     (["cnn_mnist", "--epochs", "0"], "'epochs' must be in [1, inf)"),

@@ -203,7 +203,7 @@ def _rss_mb() -> float:
     (dict(tuner="grid"), "unknown tuner 'grid'; choose one of random, bayesian, hyperband", 2),
     (dict(max_trials=0), "--max-trials must be at least 1", 2),
     (dict(overrides={"dropuot": "0.1"}), "unknown hyperparameter 'dropuot'", 2),
-    (dict(objective="f1"), "--objective must be one of", 2),
+    (dict(objective="f1"), "--objective for a classification recipe must be one of val_accuracy, val_loss", 2),
 ])
 def test_bad_input_is_refused(kw, message, code, tmp_path, mnist_dir):
     from zoo.errors import ZooError

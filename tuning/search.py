@@ -74,12 +74,14 @@ class RecipeHyperModel(kt.HyperModel):
             self._last = (values, self.recipe.data(values, data_dir=self.data_dir, seed=self.seed))
         data = self._last[1]
         self._last = None  # each pipeline serves one fit; the next trial builds its own
+        # the task's callbacks first, as in zoo.train: a GAN's judge adds the scores the objective reads
+        scoring = self.task.callbacks(None, data, values, log=lambda line: None)
         return model.fit(
             data.train,
             validation_data=data.val,
             epochs=kwargs.get("epochs", values["epochs"]),
             initial_epoch=kwargs.get("initial_epoch", 0),
-            callbacks=callbacks,
+            callbacks=[*scoring, *(callbacks or [])],
             verbose=self.verbose,
             shuffle=False,
         )

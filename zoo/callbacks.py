@@ -69,7 +69,9 @@ class RunCheckpoint(keras.callbacks.Callback):
         state_path = self.backup / STATE
         if state_path.is_file():
             self.state.update(runs.read_json(state_path))
-            if self.model.optimizer is not None and not self.model.optimizer.built:
+            if hasattr(self.model, "build_optimizers"):  # models with several optimizers (a GAN) build their own
+                self.model.build_optimizers()
+            elif self.model.optimizer is not None and not self.model.optimizer.built:
                 self.model.optimizer.build(self.model.trainable_variables)
             weights = self.backup / self.state["weights"]
             try:

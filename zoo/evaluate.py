@@ -30,7 +30,7 @@ def evaluate(run_dir, data_dir=None, write: bool = False, log=print) -> dict:
     if tuple(data.info.input_shape) != expected:
         raise RunDirError(f"{folder} was trained on inputs of shape {expected}, the data has {data.info.input_shape}")
     task = get_task(recipe.task)
-    result = task.evaluate(model, data.test, data.info, hp)
+    result = task.evaluate(model, data, hp, folder)
     if write:
         task.write_reports(folder, result, data.info, f"{recipe.name} ({folder.name})")
         metrics = runs.read_json(folder / runs.METRICS) if (folder / runs.METRICS).is_file() else {}

@@ -93,11 +93,13 @@ def plot_curves(history: list[dict], path, title: str = "") -> None:
         return
     epochs = [int(r["epoch"]) for r in history]
     metrics = [k for k in history[0] if not k.startswith("val_") and k not in ("epoch", "seconds", "learning_rate")]
+    metrics += [k for k in history[0] if k.startswith("val_") and k[4:] not in history[0]]  # validation-only scores
     fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
     for ax, m in zip(axes[0], metrics):
-        for key, label in ((m, "train"), (f"val_{m}", "validation")):
+        for key in (m, f"val_{m}"):
             if key in history[0]:
-                ax.plot(epochs, [float(r[key]) for r in history], marker="o", ms=3, label=label)
+                ax.plot(epochs, [float(r[key]) for r in history], marker="o", ms=3,
+                        label="validation" if key.startswith("val_") else "train")
         ax.set_xlabel("epoch")
         ax.set_title(m)
         ax.grid(alpha=0.3)
@@ -127,6 +129,35 @@ def image_grid(images, captions, path, title: str, overlays=None, cols: int = 9)
         ax.set_title(captions[k], fontsize=7)
     fig.suptitle(title)
     _save(fig, path)
+
+
+def tile_png(images, path, cols: int = 8, scale: int = 2) -> None:
+    """Images (intensities 0..1, grayscale or RGB) tiled into one PNG, `scale` pixels per pixel, written atomically."""
+    from PIL import Image
+
+    images = np.clip(np.asarray(images) * 255.0, 0, 255).astype(np.uint8)
+    n, h, w, c = images.shape
+    rows = -(-n // cols)
+    sheet = np.zeros((rows * (h + 2), cols * (w + 2), c), np.uint8)
+    for k, img in enumerate(images):
+        r, q = divmod(k, cols)
+        sheet[r * (h + 2) + 1 : r * (h + 2) + 1 + h, q * (w + 2) + 1 : q * (w + 2) + 1 + w] = img
+    sheet = sheet.repeat(scale, axis=0).repeat(scale, axis=1)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with runs.atomic_path(path) as tmp:
+        Image.fromarray(sheet[..., 0] if c == 1 else sheet).save(tmp, format="PNG")
+
+
+def save_frames_gif(frames, path, seconds_per_frame: float = 0.4) -> None:
+    """PNG frames (e.g. one sample grid per epoch) assembled into an animated GIF, written atomically."""
+    from PIL import Image
+
+    images = [Image.open(f).convert("P") for f in frames]
+    if not images:
+        return
+    with runs.atomic_path(path) as tmp:
+        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
+                       duration=int(seconds_per_frame * 1000), loop=0)
 
 
 def plot_samples(images, labels, predictions, class_names, path, title: str = "", max_items: int = 36) -> bool:

@@ -126,10 +126,10 @@ def train(
     checkpoint = RunCheckpoint(folder, monitor=task.monitor, mode=task.mode, patience=hp.get("early_stopping_patience", 0),
                                guard=guard)
     callbacks = [
+        *task.callbacks(folder, data, hp, log=log),  # first: what they add to the logs (a GAN's scores) is saved
         guard,
         checkpoint,
         keras.callbacks.TensorBoard(log_dir=str(folder / "tensorboard"), write_graph=False, profile_batch=0),
-        *task.callbacks(folder, data, hp),  # e.g. a GAN's sample grid after every epoch
     ]
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
@@ -146,7 +146,7 @@ def train(
         )
 
     best = runs.load_model(folder / runs.MODEL)  # EarlyStopping-style: the best epoch's weights
-    result = task.evaluate(best, data.test, info, hp)
+    result = task.evaluate(best, data, hp, folder)
     from zoo import reports
 
     title = f"{recipe.name} ({folder.name})"

@@ -4,4 +4,4 @@ To add a family, write `zoo/models/<family>.py` (see README, "Adding a model") a
 """
 
 # importing registers the recipes
-from zoo.models import autoencoder, cnn, mlp, resnet, rnn, transformer, vae  # noqa: F401
+from zoo.models import autoencoder, cnn, gan, mlp, resnet, rnn, transformer, vae  # noqa: F401

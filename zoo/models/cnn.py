@@ -67,13 +67,19 @@ class ConvNet(keras.Model):
         self.drop2 = keras.layers.Dropout(dropout)
         self.logits, self.softmax = classifier_head(num_classes, regularizer=kernel_regularizer(l1, l2))
 
-    def call(self, inputs, training=False):
+    def embed(self, inputs, training=False):
+        """The penultimate activations (the dense layer's, else the flattened maps): the features a Fréchet
+        distance between image sets compares."""
         x = self.rescale(inputs)
         for layer in self.features:
             x = layer(x, training=training)
         x = self.drop1(self.flatten(x), training=training)
+        return self.dense(x) if self.dense is not None else x
+
+    def call(self, inputs, training=False):
+        x = self.embed(inputs, training=training)
         if self.dense is not None:
-            x = self.drop2(self.dense(x), training=training)
+            x = self.drop2(x, training=training)
         return self.softmax(self.logits(x))
 
     def get_config(self):

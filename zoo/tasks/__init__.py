@@ -4,9 +4,9 @@ A task object owns everything that differs between kinds of model:
 
     name, monitor, mode     the validation metric that picks the best epoch (and tuning's default objective)
     compile(model, hp, steps_per_epoch)
-    evaluate(model, dataset, info, hp) -> {"metrics": {...}, ...}   test metrics (the metrics.json keys) + arrays
+    evaluate(model, data, hp, folder) -> {"metrics": {...}, ...}   test metrics (metrics.json keys) + arrays
     report_text / write_reports / summary                   what is printed and drawn in the run folder
-    callbacks(folder, data, hp)                             extra per-epoch work (a GAN's sample grid)
+    callbacks(folder, data, hp, log)                        per-epoch work (a GAN's scores and sample grid)
     export_parts(model, data)                               the graphs export writes, each with its checks
     prunable                                                whether export --prune can fine-tune it
 
@@ -66,9 +66,11 @@ CHOICES = {"optimizer": OPTIMIZERS, "lr_schedule": SCHEDULES, "shortcut": ("A", 
 
 from zoo.tasks.classification import ClassificationTask  # noqa: E402
 from zoo.tasks.reconstruction import ReconstructionTask  # noqa: E402
+from zoo.tasks.gan import AdversarialTask  # noqa: E402
 from zoo.tasks.vae import VariationalTask  # noqa: E402
 
-TASKS = {"classification": ClassificationTask(), "reconstruction": ReconstructionTask(), "vae": VariationalTask()}
+TASKS = {"classification": ClassificationTask(), "reconstruction": ReconstructionTask(), "vae": VariationalTask(),
+         "gan": AdversarialTask()}
 
 
 def get_task(name: str):

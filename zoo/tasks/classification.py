@@ -8,9 +8,10 @@ from typing import Any, Mapping
 import numpy as np
 
 from zoo.optim import classification_loss, make_optimizer
+from zoo.tasks.base import Task
 
 
-class ClassificationTask:
+class ClassificationTask(Task):
     """Single-label classification; models output float32 class probabilities.
 
     `metrics.json` keys: test_accuracy, test_loss, test_macro_f1, test_weighted_f1, test_examples; a two-class
@@ -21,7 +22,7 @@ class ClassificationTask:
     monitor = "val_accuracy"
     mode = "max"
     objectives = {"val_accuracy": "max", "val_loss": "min", "accuracy": "max", "loss": "min"}  # for tuning
-    gives_labels = True  # outputs class probabilities: zoo.predict, zoo.explain and zoo.ensemble apply
+    gives_labels = True
 
     def compile(self, model, hp: Mapping[str, Any], steps_per_epoch: int) -> None:
         model.compile(
@@ -39,9 +40,9 @@ class ClassificationTask:
             ps.append(np.asarray(model.predict_on_batch(x), dtype=np.float32))
         return np.concatenate(xs), np.concatenate(ys), np.concatenate(ps)
 
-    def evaluate(self, model, dataset, info, hp=None) -> dict[str, Any]:
+    def evaluate(self, model, data, hp=None, folder=None) -> dict[str, Any]:
         """Test metrics (the `metrics.json` keys) plus arrays the reports draw from."""
-        return self.score(*self.predict(model, dataset), info)
+        return self.score(*self.predict(model, data.test), data.info)
 
     def score(self, x, y, probs, info) -> dict[str, Any]:
         """`evaluate` from predictions already made (an ensemble averages its members' once); scikit-learn's
@@ -92,9 +93,6 @@ class ClassificationTask:
 
     # -- export ----------------------------------------------------------------
     prunable = True  # export --prune fine-tunes with `compile` and the training split
-
-    def callbacks(self, folder, data, hp) -> list:
-        return []
 
     def export_graphs(self, model, original, data, batch: int, calibration: int, reference=None) -> list:
         """One graph, `model`: the inputs the run was trained on -> class probabilities; scored by test accuracy

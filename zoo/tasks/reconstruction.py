@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from zoo.optim import make_optimizer
+from zoo.tasks.base import Task
 
 NOISE_SEED = 20240229  # the fixed draw of test-time noise, so denoising numbers compare across runs
 SHOWN = 12  # test images in reconstructions.png
@@ -35,25 +35,17 @@ def add_noise(images: np.ndarray, std: float, seed: int = NOISE_SEED) -> np.ndar
     return (np.clip(images / 255.0 + noise, 0.0, 1.0) * 255.0).astype(np.float32)
 
 
-class ReconstructionTask:
+class ReconstructionTask(Task):
+    """The loss is the model's `compute_loss` (pixel cross-entropy against its input)."""
+
     name = "reconstruction"
-    monitor = "val_loss"
-    mode = "min"
     objectives = {"val_loss": "min", "val_mse": "min", "loss": "min", "mse": "min"}  # for tuning
-    gives_labels = False
-    prunable = False
 
-    def compile(self, model, hp: Mapping[str, Any], steps_per_epoch: int) -> None:
-        model.compile(optimizer=make_optimizer(hp, steps_per_epoch))  # the loss is the model's compute_loss
-
-    def callbacks(self, folder, data, hp) -> list:
-        return []
-
-    def evaluate(self, model, dataset, info, hp=None) -> dict[str, Any]:
+    def evaluate(self, model, data, hp=None, folder=None) -> dict[str, Any]:
         std = float(getattr(model, "noise_std", 0.0))
         totals = {"bce": 0.0, "mse": 0.0, "denoised_bce": 0.0, "denoised_mse": 0.0}
         n, shown = 0, {}
-        for x, _ in dataset:
+        for x, _ in data.test:
             x = np.asarray(x, np.float32)
             target = x / 255.0
             pairs = [("", x)] + ([("denoised_", add_noise(x, std, NOISE_SEED + n))] if std else [])

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from zoo.optim import make_optimizer
+from zoo.tasks.base import Task
 from zoo.tasks.reconstruction import ENCODED, SHOWN, pixel_bce
 
 EVAL_SEED = 20240229
@@ -36,25 +36,18 @@ def _numpy(x) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
 
 
-class VariationalTask:
+class VariationalTask(Task):
+    """The loss is the negative ELBO the model's `train_step` computes; `val_loss` picks the best epoch."""
+
     name = "vae"
-    monitor = "val_loss"  # the negative ELBO (with beta = 1)
-    mode = "min"
     objectives = {"val_loss": "min", "val_reconstruction": "min", "loss": "min"}  # for tuning
-    gives_labels = False
-    prunable = False
 
-    def compile(self, model, hp: Mapping[str, Any], steps_per_epoch: int) -> None:
-        model.compile(optimizer=make_optimizer(hp, steps_per_epoch))  # the loss is the model's train_step
-
-    def callbacks(self, folder, data, hp) -> list:
-        return []
-
-    def evaluate(self, model, dataset, info, hp) -> dict[str, Any]:
+    def evaluate(self, model, data, hp=None, folder=None) -> dict[str, Any]:
         rng = np.random.default_rng(EVAL_SEED)
         sums = {"reconstruction": 0.0, "kl": 0.0, "bce": 0.0, "mse": 0.0}
+        info = data.info
         n, kept, shown = 0, [], None
-        for x, _ in dataset:
+        for x, _ in data.test:
             x = np.asarray(x, np.float32)
             target = x / 255.0
             mean, log_var = map(_numpy, model.encode(x))
