@@ -119,13 +119,14 @@ def dataset_of(name: str) -> str:
     return zoo.get(name).data.__name__
 
 
-def run_recipe(name: str, seed: int, out: Path, data_dir: str | None, resume: bool) -> dict:
+def run_recipe(name: str, seed: int, out: Path, data_dir: str | None, resume: bool, precision: str) -> dict:
     dataset = dataset_of(name)
     if data_dir is None and dataset in STAGED and (SHARED_DATA / STAGED[dataset]).is_dir():
         data_dir = str(SHARED_DATA / STAGED[dataset])
     stamp = "" if resume else "-" + time.strftime("%Y%m%d-%H%M%S")
     run_dir = out / "runs" / f"{name}-seed{seed}{stamp}"
-    cmd = [sys.executable, "-m", "zoo.train", name, "--seed", str(seed), "--run-dir", str(run_dir)]
+    cmd = [sys.executable, "-m", "zoo.train", name, "--seed", str(seed), "--run-dir", str(run_dir),
+           "--precision", precision]
     if data_dir:
         cmd += ["--data-dir", data_dir]
     finished = (run_dir / "metrics.json").is_file()
@@ -235,6 +236,9 @@ def main() -> int:
     p.add_argument("--data-dir", default=None)
     p.add_argument("--out", default=str(HERE / "out"))
     p.add_argument("--resume", action="store_true", help="continue unfinished benchmark runs (see above)")
+    p.add_argument("--precision", default="auto", choices=["auto", "float32", "mixed_float16", "mixed_bfloat16"],
+                   help="passed to zoo.train (default auto: bfloat16 where the CPU has it); speed targets must "
+                        "hold with float32")
     p.add_argument("--no-reference", action="store_true", help="skip timing the keras-io reference")
     p.add_argument("--no-readme", action="store_true", help="do not rewrite the README table")
     p.add_argument("--render-only", action="store_true",
@@ -247,7 +251,7 @@ def main() -> int:
         out.mkdir(parents=True, exist_ok=True)
         where, details = machine()
         today = time.strftime("%Y-%m-%d")
-        new = [{**run_recipe(name, seed, out, args.data_dir, args.resume), "machine": where, "date": today}
+        new = [{**run_recipe(name, seed, out, args.data_dir, args.resume, args.precision), "machine": where, "date": today}
                for name in args.recipes for seed in args.seeds]
         keys = {(r["recipe"], r["seed"], r["machine"]) for r in new}
         saved["results"] = [r for r in saved["results"] if (r["recipe"], r["seed"], r["machine"]) not in keys] + new

@@ -155,6 +155,7 @@ def csv_rows(folder):
         yield from csv.DictReader(f)
 
 
+@pytest.mark.slow  # 50 s on 2 cores: outside the default run, in CI's `pytest -m slow`
 def test_memory_does_not_grow_from_trial_to_trial(tmp_path, mnist_dir, monkeypatch):
     """Trials run in child processes, so the search process stays flat.
 
@@ -177,6 +178,7 @@ def test_memory_does_not_grow_from_trial_to_trial(tmp_path, mnist_dir, monkeypat
     assert per_trial < 2, f"RSS grew {per_trial:.1f} MB per trial: {[round(r) for r in rss]}"
 
 
+@pytest.mark.slow  # 35 s on 2 cores: outside the default run, in CI's `pytest -m slow`
 def test_in_process_trials_are_bounded(tmp_path, mnist_dir, monkeypatch):
     """--in-process: keras-tuner clears the session per trial; only TensorFlow's own tracing cost remains."""
     rss = []
@@ -235,6 +237,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow  # 75 s on 2 cores: outside the default run, in CI's `pytest -m slow`
 def test_distributed_chief_and_two_workers_split_trials(tmp_path, mnist_dir):
     folder = tmp_path / "search"
     port = str(_free_port())
