@@ -85,4 +85,20 @@ def convert(
         if np.dtype(input_dtype).kind == "f":
             conv.inference_input_type = io_type
         conv.inference_output_type = io_type
-    return conv.convert()
+    return shorten_tensor_names(conv.convert())
+
+
+def shorten_tensor_names(content: bytes) -> bytes:
+    """The converter names a tensor that fuses several ops by joining all their names with ';'. In an unrolled
+    LSTM's int8 file those joined names took 14.7 of its 17.1 MB; keep the first name of each (Netron and the
+    interpreter's tensor details still show where a tensor came from). Signatures refer to tensors by index, and
+    input and output tensors keep their names."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+    joined = [t for g in model.subgraphs for t in g.tensors if t.name and b";" in t.name]
+    if not joined:
+        return content
+    for tensor in joined:
+        tensor.name = tensor.name.split(b";")[0]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))

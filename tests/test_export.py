@@ -5,6 +5,7 @@ import json
 import keras
 import numpy as np
 import pytest
+from ai_edge_litert.interpreter import Interpreter
 
 import zoo
 from conftest import fake_data_dir, recipe_params, tiny_overrides
@@ -225,5 +226,7 @@ def test_every_classification_recipe_exports(name, tmp_path):
     assert report["failures"] == {}
     assert report["artifacts"]["model_float32.tflite"]["max_abs_diff_vs_keras"] <= 1e-5
     assert report["artifacts"]["model_int8.tflite"]["argmax_agreement_vs_keras"] >= 0.95
-    for art in report["artifacts"].values():  # phone-ready: builtin ops, no shape-computing ops
+    for file, art in report["artifacts"].items():  # phone-ready: builtin ops, no shape-computing ops
         assert art["shape_ops"] == [] and not any(op.startswith("Flex") for op in art["ops"]), art["ops"]
+        tensors = Interpreter(model_path=str(run / "export" / file)).get_tensor_details()
+        assert not [t["name"] for t in tensors if ";" in t["name"]], "fused-op names are kept joined"
