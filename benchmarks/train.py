@@ -154,8 +154,8 @@ def meets(r: dict) -> bool | None:
 
 
 def table(saved: dict) -> str:
-    lines = ["Default hyperparameters, precision `auto`, with `python benchmarks/train.py`; rows grouped by the "
-             "machine that measured them."]
+    lines = ["Default hyperparameters, with `python benchmarks/train.py` (precision `auto` unless `--precision` "
+             "was given: the last column says which); rows grouped by the machine that measured them."]
     by_machine: dict[str, list[dict]] = {}
     for r in saved["results"]:
         by_machine.setdefault(r["machine"], []).append(r)
