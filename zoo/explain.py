@@ -98,7 +98,7 @@ def explain(run_dir, samples: int = 16, image_files=(), out=None, data_dir=None,
         if not len(images):
             raise UsageError("none of the --image files could be read")
     else:
-        data = recipe.data(hp, data_dir=data_dir, seed=run.get("seed", 0))
+        data = runs.load_data(folder, run, recipe, hp, data_dir)
         xs, ys = [], []
         for x, y in data.test:
             xs.append(x.numpy())

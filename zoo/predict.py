@@ -28,22 +28,19 @@ RESIZE_METHOD = "bilinear, antialiased (tf.image.resize)"
 
 
 def read_image(path, input_shape, invert: bool = False):
-    """A file as the model's input: float32 (height, width, channels) in 0..255; DataError names a bad file."""
+    """A file as the model's input: float32 (height, width, channels) in 0..255, decoded, converted and resized
+    exactly as training reads an image folder (`zoo.data.folders.decoder`); DataError names a bad file."""
     import numpy as np
     import tensorflow as tf
 
-    height, width, channels = input_shape
+    from zoo.data.folders import decoder
+
     try:
-        raw = tf.io.read_file(str(path))
-        image = tf.io.decode_image(raw, channels=channels, expand_animations=False)
+        image = decoder(input_shape)(tf.constant(str(path))).numpy().astype(np.float32)
     except (tf.errors.OpError, ValueError) as e:
         reason = "no such file" if isinstance(e, tf.errors.NotFoundError) else "not a PNG, JPEG, GIF or BMP image"
         raise DataError(f"{path}: {reason}") from None
-    image = tf.cast(image, tf.float32)
-    if tuple(image.shape[:2]) != (height, width):
-        image = tf.clip_by_value(tf.image.resize(image, (height, width), antialias=True), 0.0, 255.0)
-    image = image.numpy()
-    return 255.0 - image if invert else image.astype(np.float32)
+    return 255.0 - image if invert else image
 
 
 def load_image_run(run_dir, command: str):

@@ -179,7 +179,9 @@ def read_data_files(path: str | os.PathLike, run: dict[str, Any]) -> Optional[di
 
 
 def load_data(path: str | os.PathLike, run: dict[str, Any], recipe, hp: dict[str, Any], data_dir=None):
-    """The recipe's datasets for a run folder, encoded with the run's own derived files (its vocabulary)."""
+    """The recipe's datasets for a run folder, encoded with the run's own derived files (its vocabulary); a run
+    trained on the user's own folder reads that folder again unless `data_dir` names another."""
+    data_dir = data_dir or run.get("data", {}).get("folder") or None
     return recipe.data(hp, data_dir=data_dir, seed=run.get("seed", 0), files=read_data_files(path, run))
 
 

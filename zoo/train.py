@@ -118,6 +118,8 @@ def train(
             runs.write_text(folder / name, content)
     log(f"{'resuming' if resume else 'training'} {recipe.name} in {folder}")
     log(f"data: {info.name} from {info.source} ({info.num_train} train / {info.num_val} val / {info.num_test} test)")
+    if data.summary:
+        log(data.summary)
     log(f"model: {type(model).__name__}, {model.count_params():,} parameters; precision {precision}; seed {seed}")
 
     from zoo.callbacks import NaNGuard, RunCheckpoint

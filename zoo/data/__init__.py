@@ -36,6 +36,7 @@ class DataInfo:
     vocab_size: int = 0  # tokens: ids are 0..vocab_size-1 (0 padding, 1 out-of-vocabulary)
     text: dict = dataclasses.field(default_factory=dict)  # tokens: how an app turns text into ids
     files: tuple[str, ...] = ()  # names of `Datasets.files`, kept in the run folder
+    folder: str = ""  # the user's own data folder (folders.py): later commands on the run read it again
 
     @property
     def num_classes(self) -> int:
@@ -54,6 +55,7 @@ class Datasets:
     test: Any
     info: DataInfo
     files: dict = dataclasses.field(default_factory=dict)  # file name -> text, derived from the training split
+    summary: str = ""  # what was read, printed by training (per-class counts and skipped files of a user's folder)
 
 
 from zoo.data.images import binarized_mnist, cifar10, fashion_mnist, mnist  # noqa: E402  (for recipes)

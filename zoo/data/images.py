@@ -42,6 +42,7 @@ from zoo.data.sources import (
     split_validation,
     tfds_source,
 )
+from zoo.data import folders
 from zoo.data.cifar import cifar_source
 from zoo.errors import DataError
 
@@ -198,8 +199,11 @@ def random_cutout(images, size: int, fill, key):
 
 
 def load_image_classification(
-    dataset: ImageDataset, hp: Mapping[str, Any], data_dir: Optional[str] = None, seed: int = 0
+    dataset: ImageDataset, hp: Mapping[str, Any], data_dir: Optional[str] = None, seed: int = 0, files=None
 ) -> Datasets:
+    if data_dir and folders.is_image_folder(data_dir):  # the user's own images, one subfolder per class
+        return folders.load_image_folder(dataset.image_shape, hp, data_dir, seed, files,
+                                         augment_for=lambda info: make_augment(hp, seed, list(info.channel_mean)))
     (x_train, y_train, x_test, y_test), where = dataset.load_arrays(data_dir)
     (x_tr, y_tr), (x_val, y_val) = split_validation(x_train, y_train, hp.get("validation_fraction", 0.1))
     bs = hp["batch_size"]
@@ -265,17 +269,17 @@ def load_binarized(dataset: ImageDataset, hp: Mapping[str, Any], data_dir: Optio
 
 def mnist(hp: Mapping[str, Any], data_dir: Optional[str] = None, seed: int = 0, files=None) -> Datasets:
     """MNIST handwritten digits, 28x28x1, 10 classes (60k train incl. validation, 10k test)."""
-    return load_image_classification(MNIST, hp, data_dir, seed)
+    return load_image_classification(MNIST, hp, data_dir, seed, files)
 
 
 def fashion_mnist(hp: Mapping[str, Any], data_dir: Optional[str] = None, seed: int = 0, files=None) -> Datasets:
     """Fashion-MNIST clothing images, 28x28x1, 10 classes (60k train incl. validation, 10k test)."""
-    return load_image_classification(FASHION_MNIST, hp, data_dir, seed)
+    return load_image_classification(FASHION_MNIST, hp, data_dir, seed, files)
 
 
 def cifar10(hp: Mapping[str, Any], data_dir: Optional[str] = None, seed: int = 0, files=None) -> Datasets:
     """CIFAR-10 colour images, 32x32x3, 10 classes (50k train incl. validation, 10k test)."""
-    return load_image_classification(CIFAR10, hp, data_dir, seed)
+    return load_image_classification(CIFAR10, hp, data_dir, seed, files)
 
 
 def binarized_mnist(hp: Mapping[str, Any], data_dir: Optional[str] = None, seed: int = 0, files=None) -> Datasets:

@@ -225,8 +225,26 @@ def array_pipeline(x, y, *, batch_size: int, training: bool, seed: int, dtype=No
     import tensorflow as tf
 
     ds = tf.data.Dataset.from_tensor_slices((x, y)).cache()
+    return _batched(ds, len(x), batch_size=batch_size, training=training, seed=seed, dtype=dtype, augment=augment)
+
+
+def dataset_pipeline(paths, labels, decode, *, batch_size: int, training: bool, seed: int, augment=None):
+    """Files -> the same batched pipeline as `array_pipeline`: `decode(path)` (a TensorFlow function) runs in
+    parallel once per file, the decoded uint8 images are cached in memory, then shuffled, batched, cast to float32
+    and augmented like arrays."""
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((list(paths), labels))
+    ds = ds.map(lambda p, y: (decode(p), y), num_parallel_calls=tf.data.AUTOTUNE).cache()
+    return _batched(ds, len(labels), batch_size=batch_size, training=training, seed=seed, dtype="float32",
+                    augment=augment)
+
+
+def _batched(ds, n: int, *, batch_size: int, training: bool, seed: int, dtype=None, augment=None):
+    import tensorflow as tf
+
     if training:
-        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
     if dtype is not None:
         ds = ds.map(lambda a, b: (tf.cast(a, dtype), b), num_parallel_calls=tf.data.AUTOTUNE)

@@ -1,0 +1,136 @@
+"""Training on the user's own image folder: layouts, conversions, errors that name the file, and later commands."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import QUIET_TRAIN
+from export import __main__ as export_cli
+from zoo import evaluate, predict, train
+from zoo.data import folders
+from zoo.errors import DataError
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = {"epochs": 2, "batch_size": 16, "filters": 8, "dense_units": 16, "validation_fraction": 0.2,
+        "augment_crop": 2, "augment_flip": True}
+COLOURS = {"red": (200, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 200)}
+
+
+def photo(colour, size, rng, mode="RGB"):
+    """A noisy image dominated by `colour`, `size` = (width, height), converted to `mode`."""
+    pixels = np.clip(np.array(colour) + rng.normal(0, 25, (size[1], size[0], 3)), 0, 255).astype(np.uint8)
+    return Image.fromarray(pixels).convert(mode)
+
+
+def make_folder(root: Path, per_class: int = 10, split: bool = False) -> Path:
+    """Three colour classes in mixed formats, sizes and modes, plus files that are not images."""
+    rng = np.random.default_rng(0)
+    formats = [("png", "RGB"), ("jpg", "RGB"), ("bmp", "RGB"), ("gif", "P"), ("png", "L"), ("png", "RGBA")]
+    for part, count in ([("train", per_class), ("test", 4)] if split else [("", per_class)]):
+        for name, colour in COLOURS.items():
+            folder = root / part / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(count):
+                ext, mode = formats[i % len(formats)]
+                size = (int(rng.integers(20, 60)), int(rng.integers(20, 60)))
+                photo(colour, size, rng, mode if mode != "L" or name != "blue" else "RGB").save(folder / f"{i}.{ext}")
+    (root / "README.txt").write_text("my photos")
+    (root / "train" / "green" if split else root / "green").joinpath("notes.txt").write_text("taken in May")
+    (root / "red" if not split else root / "train" / "red").joinpath(".DS_Store").write_bytes(b"\0\1")
+    return root
+
+
+def test_a_folder_trains_with_every_format_and_says_what_it_read(tmp_path):
+    data = make_folder(tmp_path / "my_photos")
+    logged = []
+    result = train.train("cnn_cifar10", overrides=TINY, data_dir=str(data), run_dir=str(tmp_path / "run"),
+                         precision="float32", verbose=0, log=logged.append)
+    run = json.loads((result.run_dir / "hparams.json").read_text())["data"]
+    summary = json.loads((result.run_dir / folders.SUMMARY).read_text())
+    assert run["class_names"] == ["blue", "green", "red"] and run["input_shape"] == [32, 32, 3]
+    assert run["num_test"] == 6 and run["num_train"] + run["num_val"] == 24  # 2 of each class's 10 held out
+    assert {c: n["test"] for c, n in summary["counts"].items()} == {"blue": 2, "green": 2, "red": 2}
+    assert sorted(s["file"] for s in summary["skipped"]) == ["README.txt", "green/notes.txt", "red/.DS_Store"]
+    assert "bilinear" in run["preprocessing"] and run["folder"] == str(data.resolve())
+    printed = "\n".join(logged)
+    assert "red/.DS_Store: hidden file" in printed and "README.txt: not in a class folder" in printed
+    assert "green/notes.txt: not an image file (.txt" in printed
+    assert run["channel_mean"] == pytest.approx([(200 + 30 + 30) / 3] * 3, abs=6)  # one class per colour
+
+    # later commands read the same folder and split without being told where it is
+    again = evaluate.evaluate(result.run_dir, log=lambda s: None)
+    assert again["test_accuracy"] == pytest.approx(json.loads((result.run_dir / "metrics.json").read_text())
+                                                   ["test_accuracy"])
+    report = export_cli.export_run(result.run_dir, variants=["float32", "int8"], latency_runs=2, log=lambda s: None)
+    assert report["failures"] == {} and report["test_examples"] == 6
+    assert (result.run_dir / "export" / "labels.txt").read_text().split() == ["blue", "green", "red"]
+    signature = json.loads((result.run_dir / "export" / "signature.json").read_text())
+    assert signature["graphs"]["model"]["output"]["labels"] == ["blue", "green", "red"]
+
+
+def test_a_given_train_test_split_is_used_as_it_is(tmp_path):
+    data = make_folder(tmp_path / "split", per_class=6, split=True)
+    result = train.train("mlp_mnist", overrides={"epochs": 1, "batch_size": 8, "units": 8},
+                         data_dir=str(data), run_dir=str(tmp_path / "run"), **QUIET_TRAIN)
+    run = json.loads((result.run_dir / "hparams.json").read_text())["data"]
+    assert run["num_test"] == 12 and run["input_shape"] == [28, 28, 1]  # colour photos converted to grey
+    tested = json.loads((result.run_dir / folders.SUMMARY).read_text())["files"]["test"]
+    assert all(path.startswith("test/") for path, _ in tested)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda d: (d / "green" / "3.jpg").write_bytes(b"\xff\xd8 not really a jpeg"), "green/3.jpg is not a readable image"),
+    (lambda d: [f.unlink() for f in (d / "blue").iterdir()], "blue holds no images"),
+    (lambda d: [f.unlink() for f in sorted((d / "blue").iterdir())[1:]], "blue has a single image"),
+    (lambda d: [shutil.rmtree(d / c) for c in ("blue", "green")], "has 1 class folder"),
+])
+def test_bad_folders_are_named_in_one_line(tmp_path, damage, message):
+    data = make_folder(tmp_path / "photos", per_class=4)
+    damage(data)
+    with pytest.raises(DataError, match=message) as e:
+        train.train("cnn_cifar10", overrides=TINY, data_dir=str(data), run_dir=str(tmp_path / "run"), **QUIET_TRAIN)
+    assert "\n" not in str(e.value) and not (tmp_path / "run").exists()
+
+
+def test_a_run_needs_its_images_and_says_which_is_gone(tmp_path):
+    data = make_folder(tmp_path / "photos", per_class=5)
+    result = train.train("cnn_cifar10", overrides={**TINY, "epochs": 1}, data_dir=str(data),
+                         run_dir=str(tmp_path / "run"), **QUIET_TRAIN)
+    tested = json.loads((result.run_dir / folders.SUMMARY).read_text())["files"]["test"][0][0]
+    (data / tested).unlink()
+    with pytest.raises(DataError, match=f"{tested} is missing"):
+        evaluate.evaluate(result.run_dir, log=lambda s: None)
+
+
+def test_predict_reads_a_file_as_training_read_the_folder(tmp_path):
+    data = make_folder(tmp_path / "photos", per_class=4)
+    img = data / "red" / "1.jpg"
+    import tensorflow as tf
+
+    decoded = folders.decoder((32, 32, 3))(tf.constant(str(img))).numpy()
+    np.testing.assert_array_equal(predict.read_image(img, (32, 32, 3)), decoded.astype(np.float32))
+
+
+def test_the_readme_walkthrough(tmp_path):
+    """The README's "Train on your own images" steps, as a user runs them."""
+    data = make_folder(tmp_path / "my_photos", per_class=8)
+    run = tmp_path / "runs" / "mine"
+
+    def step(*args):
+        done = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout
+
+    step("zoo.train", "cnn_cifar10", "--data-dir", str(data), "--run-dir", str(run), "--epochs", "2",
+         "--set", "filters=8", "--set", "dense_units=16", "--precision", "float32")
+    assert "test" in (run / folders.SUMMARY).read_text()
+    out = step("zoo.predict", str(run), str(data / "green" / "0.png"), "--top", "1")
+    assert out.startswith(f"{data / 'green' / '0.png'}: ") and out.split(": ")[1].split()[0] in COLOURS
+    step("export", str(run), "--quantize", "float32,int8")
+    assert (run / "export" / "model_int8.tflite").is_file()
