@@ -263,3 +263,26 @@ def test_position_codes_are_selectable_and_serialise():
     with pytest.raises(ValueError, match="positions must be one of"):
         TransformerClassifier(2, vocab_size=20, sequence_length=8, positions="rotary")
     assert isinstance(keras.saving.get_registered_object("zoo>TokenEmbedding"), type)
+
+
+def test_masked_attention_is_keras_attention_with_a_bounded_mask_value():
+    """Same weights as Keras's MultiHeadAttention on padded sequences (so training is unchanged), while the masked
+    score int8 calibration sees is MASKED_SCORE, not -1e9."""
+    import keras
+
+    from zoo.models.text import MASKED_SCORE, MaskedAttention
+
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(0).normal(size=(3, 9, 16)).astype("float32")
+    real = np.arange(9)[None, :] < np.array([[4], [9], [1]])  # padded after 4, none, after 1 token
+    attend = real[:, :, None] & real[:, None, :]
+    keras_attention, ours = keras.layers.MultiHeadAttention(2, 8), MaskedAttention(2, 8)
+    keras_attention(x, x, attention_mask=attend)
+    ours(x, x, attention_mask=attend)
+    ours.set_weights([w * 4 for w in keras_attention.get_weights()])  # sharp attention: padding would matter
+    keras_attention.set_weights(ours.get_weights())
+    expected = np.asarray(keras_attention(x, x, attention_mask=attend))
+    np.testing.assert_allclose(np.asarray(ours(x, x, attention_mask=attend)), expected, atol=1e-6)
+    assert MASKED_SCORE >= -50
+    restored = keras.layers.deserialize(keras.layers.serialize(ours))
+    assert isinstance(restored, MaskedAttention)
