@@ -25,7 +25,6 @@ from zoo.errors import DataError
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 SUMMARY = "data_summary.json"
 TEST_FRACTION = 0.2  # of each class, when the folder has no train/ + test/ split
-SPLIT_SEED = 20240229  # fixed on purpose: test and validation images never depend on --seed
 RESIZE = "bilinear, antialiased, aspect ratio not kept"
 
 
@@ -86,18 +85,10 @@ def scan(root: Path) -> dict[str, Any]:
 
 
 def _carve_test(items: list[tuple[str, int]], classes: list[str], root: Path) -> dict[str, list]:
-    rng = np.random.default_rng(SPLIT_SEED)
-    train, test = [], []
-    for label, name in enumerate(classes):
-        mine = [it for it in items if it[1] == label]
-        if len(mine) < 2:
-            raise DataError(f"{root / name} has a single image; a class needs at least two (one is held out for "
-                            "test): add images or remove the class")
-        order = rng.permutation(len(mine))
-        n_test = max(1, int(round(len(mine) * TEST_FRACTION)))
-        test += [mine[i] for i in sorted(order[:n_test])]
-        train += [mine[i] for i in sorted(order[n_test:])]
-    return {"train": train, "test": test}
+    from zoo.data.sources import hold_out
+
+    train, test = hold_out([y for _, y in items], TEST_FRACTION, lambda label: root / classes[label])
+    return {"train": [items[i] for i in train], "test": [items[i] for i in test]}
 
 
 def decoder(image_shape):

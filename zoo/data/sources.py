@@ -218,6 +218,23 @@ def split_validation(x: np.ndarray, y: np.ndarray, fraction: float):
     return (x[train], y[train]), (x[val], y[val])
 
 
+def hold_out(labels, fraction: float, name_of) -> tuple[list[int], list[int]]:
+    """(train, test) indices of a fixed, seed-independent split that holds out `fraction` of each class (at least
+    one example); a class with a single example is a DataError naming it by `name_of(label)`."""
+    rng = np.random.default_rng(VALIDATION_SPLIT_SEED)
+    train, test = [], []
+    for label in sorted(set(labels)):
+        mine = [i for i, y in enumerate(labels) if y == label]
+        if len(mine) < 2:
+            raise DataError(f"{name_of(label)} has a single example; a class needs at least two (one is held out for "
+                            "test): add more or remove the class")
+        order = rng.permutation(len(mine))
+        n_test = max(1, int(round(len(mine) * fraction)))
+        test += [mine[i] for i in order[:n_test]]
+        train += [mine[i] for i in order[n_test:]]
+    return sorted(train), sorted(test)
+
+
 def array_pipeline(x, y, *, batch_size: int, training: bool, seed: int, dtype=None, augment=None):
     """In-memory arrays -> batched tf.data pipeline (training: shuffled each epoch with `seed`); inputs are cast to
     `dtype` after batching (uint8 pixels -> float32 0..255); `augment(inputs, key)` runs on train batches only,

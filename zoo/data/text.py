@@ -2,7 +2,7 @@
 
 Where the reviews are looked for, in order:
 1. `--data-dir DIR`, or else `$ZOO_DATA_DIR`: `DIR/imdb_reviews/`, `DIR/imdb/`, then `DIR/`, holding
-   - `imdb_train.jsonl.gz` and `imdb_test.jsonl.gz` (or `train.jsonl[.gz]` / `test.jsonl[.gz]`): one JSON object
+   - `imdb_train.jsonl.gz` and `imdb_test.jsonl.gz` (or `imdb_train.jsonl` / `imdb_test.jsonl`): one JSON object
      per line with `text` (the review) and `label` (0 negative, 1 positive);
    - or the original tree `aclImdb/{train,test}/{pos,neg}/*.txt` (or those folders directly);
    - or the archive `aclImdb_v1.tar.gz` itself (read in memory, not extracted).
@@ -33,7 +33,7 @@ from typing import Any, Mapping, Optional
 
 import numpy as np
 
-from zoo.data import DataInfo, Datasets
+from zoo.data import DataInfo, Datasets, tables
 from zoo.data.sources import (
     Source,
     _read_bytes,
@@ -109,7 +109,7 @@ def read_jsonl(path: Path) -> Split:
 def _jsonl_files(folder: Path) -> dict[str, Path]:
     found = {}
     for split in SPLITS:
-        for stem in (f"imdb_{split}", split):
+        for stem in (f"imdb_{split}",):  # train.* / test.* are your own texts (tables.py)
             for suffix in (".jsonl.gz", ".jsonl"):
                 if (folder / (stem + suffix)).is_file() and split not in found:
                     found[split] = folder / (stem + suffix)
@@ -120,7 +120,7 @@ def read_jsonl_folder(folder: Path) -> tuple[Split, Split]:
     files = _jsonl_files(folder)
     for split in SPLITS:
         if split not in files:
-            raise DataError(f"{folder} has no {split} split: expected imdb_{split}.jsonl.gz (or {split}.jsonl[.gz]) "
+            raise DataError(f"{folder} has no {split} split: expected imdb_{split}.jsonl.gz (or .jsonl) "
                             f"beside {', '.join(p.name for p in files.values())}")
     return read_jsonl(files["train"]), read_jsonl(files["test"])
 
@@ -288,7 +288,13 @@ def text_description(sequence_length: int, vocab_size: int, truncating: str = "p
 
 def load_text_classification(dataset: TextDataset, hp: Mapping[str, Any], data_dir: Optional[str] = None,
                              seed: int = 0, files: Optional[Mapping[str, str]] = None) -> Datasets:
-    ((x_train, y_train), (x_test, y_test)), where = load_splits(dataset, data_dir)
+    summary, name, folder, class_names = None, dataset.name, "", dataset.class_names
+    if data_dir and tables.table_files(data_dir):  # the user's own CSV / JSON Lines texts
+        ((x_train, y_train), (x_test, y_test)), class_names, summary = tables.load_table(data_dir, hp, files)
+        where = f"{', '.join(summary['source'].values())} ({len(class_names)} classes, split {summary['split']})"
+        name, folder = f"table:{Path(data_dir).name}", str(Path(data_dir).resolve())
+    else:
+        ((x_train, y_train), (x_test, y_test)), where = load_splits(dataset, data_dir)
     (x_tr, y_tr), (x_val, y_val) = split_validation(x_train, y_train, hp.get("validation_fraction", 0.1))
     length, truncating = hp["sequence_length"], hp["truncating"]
     if files is not None:  # a run's own vocabulary, never adapted again
@@ -300,9 +306,9 @@ def load_text_classification(dataset: TextDataset, hp: Mapping[str, Any], data_d
         layer.adapt(tf.data.Dataset.from_tensor_slices(x_tr.astype(str)).batch(1024))
     vocabulary = layer.get_vocabulary()
     info = DataInfo(
-        name=dataset.name,
+        name=name,
         input_shape=(length,),
-        class_names=dataset.class_names,
+        class_names=tuple(class_names),
         num_train=len(x_tr),
         num_val=len(x_val),
         num_test=len(x_test),
@@ -314,7 +320,8 @@ def load_text_classification(dataset: TextDataset, hp: Mapping[str, Any], data_d
         input_kind="tokens",
         vocab_size=len(vocabulary),
         text=text_description(length, len(vocabulary), truncating),
-        files=(VOCAB_FILE,),
+        files=(VOCAB_FILE,) + ((tables.SUMMARY,) if summary else ()),
+        folder=folder,
     )
     bs = hp["batch_size"]
 
@@ -326,7 +333,9 @@ def load_text_classification(dataset: TextDataset, hp: Mapping[str, Any], data_d
         val=array_pipeline(ids(x_val), y_val, batch_size=bs, training=False, seed=seed),
         test=array_pipeline(ids(x_test), y_test, batch_size=bs, training=False, seed=seed),
         info=info,
-        files={VOCAB_FILE: vocab_text(vocabulary)},
+        files={VOCAB_FILE: vocab_text(vocabulary),
+               **({tables.SUMMARY: json.dumps(summary, indent=1)} if summary else {})},
+        summary=tables.describe(summary) if summary else "",
     )
 
 

@@ -1,4 +1,4 @@
-"""Training on the user's own image folder: layouts, conversions, errors that name the file, and later commands."""
+"""Training on the user's own data: image folders and text files; layouts, conversions, errors that name the file, later commands."""
 
 import json
 import shutil
@@ -87,7 +87,7 @@ def test_a_given_train_test_split_is_used_as_it_is(tmp_path):
 @pytest.mark.parametrize("damage, message", [
     (lambda d: (d / "green" / "3.jpg").write_bytes(b"\xff\xd8 not really a jpeg"), "green/3.jpg is not a readable image"),
     (lambda d: [f.unlink() for f in (d / "blue").iterdir()], "blue holds no images"),
-    (lambda d: [f.unlink() for f in sorted((d / "blue").iterdir())[1:]], "blue has a single image"),
+    (lambda d: [f.unlink() for f in sorted((d / "blue").iterdir())[1:]], "blue has a single example"),
     (lambda d: [shutil.rmtree(d / c) for c in ("blue", "green")], "has 1 class folder"),
 ])
 def test_bad_folders_are_named_in_one_line(tmp_path, damage, message):
@@ -134,3 +134,92 @@ def test_the_readme_walkthrough(tmp_path):
     assert out.startswith(f"{data / 'green' / '0.png'}: ") and out.split(": ")[1].split()[0] in COLOURS
     step("export", str(run), "--quantize", "float32,int8")
     assert (run / "export" / "model_int8.tflite").is_file()
+
+
+TEAMS = {"billing": ["invoice", "refund", "charge", "payment"], "network": ["router", "wifi", "outage", "dns"],
+         "accounts": ["password", "login", "locked", "username"]}
+TEXT_TINY = {"epochs": 3, "batch_size": 16, "vocab_size": 60, "sequence_length": 12, "embed_dim": 8, "units": 8,
+             "text_column": "body", "label_column": "team"}
+
+
+def tickets(n, seed=0):
+    rng = np.random.default_rng(seed)
+    filler = ["please", "help", "today", "my", "the", "is", "not", "working", "again", "hello"]
+    rows = []
+    for i in range(n):
+        team = list(TEAMS)[i % 3]
+        words = list(rng.choice(filler, 5)) + list(rng.choice(TEAMS[team], 2))
+        rng.shuffle(words)
+        rows.append({"body": " ".join(words).capitalize() + "!", "team": team})
+    return rows
+
+
+def write_csv(path, rows, columns=("body", "team")):
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(columns), extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+def test_a_csv_of_three_classes_trains_a_text_recipe_and_predicts_raw_text(tmp_path):
+    data = write_csv(tmp_path / "tickets.csv", tickets(90))
+    logged = []
+    result = train.train("lstm_imdb", overrides={**TEXT_TINY, "epochs": 12, "learning_rate": 0.01},
+                         data_dir=str(data), run_dir=str(tmp_path / "run"), precision="float32", verbose=0,
+                         log=logged.append)
+    run = json.loads((result.run_dir / "hparams.json").read_text())["data"]
+    summary = json.loads((result.run_dir / "data_summary.json").read_text())
+    assert run["class_names"] == ["accounts", "billing", "network"] and run["num_test"] == 18
+    assert summary["counts"]["billing"] == {"train": 24, "test": 6} and summary["columns"]["label"] == "team"
+    assert "billing" in "\n".join(logged)
+    metrics = json.loads((result.run_dir / "metrics.json").read_text())
+    assert metrics["test_accuracy"] > 0.5  # three classes: chance is 0.33
+    again = evaluate.evaluate(result.run_dir, log=lambda s: None)  # the same file, found from the run
+    assert again["test_accuracy"] == pytest.approx(metrics["test_accuracy"])
+    done = subprocess.run([sys.executable, "-m", "zoo.predict", str(result.run_dir), "my router has an outage",
+                           "--top", "1"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split(": ")[-1].split()[0] in TEAMS
+
+    data.write_text(data.read_text() + "late row,billing\n")
+    with pytest.raises(DataError, match="changed since the run was trained"):
+        evaluate.evaluate(result.run_dir, log=lambda s: None)
+
+
+def test_train_and_test_jsonl_files_with_numeric_labels(tmp_path):
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    for split, n, seed in (("train", 60, 0), ("test", 15, 1)):
+        lines = [json.dumps({"body": r["body"], "team": list(TEAMS).index(r["team"]) * 5}) for r in tickets(n, seed)]
+        (folder / f"{split}.jsonl").write_text("\n".join(lines) + "\n")
+    result = train.train("lstm_imdb", overrides={**TEXT_TINY, "epochs": 1}, data_dir=str(folder),
+                         run_dir=str(tmp_path / "run"), **QUIET_TRAIN)
+    run = json.loads((result.run_dir / "hparams.json").read_text())["data"]
+    assert run["class_names"] == ["0", "5", "10"] and run["num_test"] == 15  # numeric order, the given split
+
+
+@pytest.mark.parametrize("content, message", [
+    ("text,label\nhello,billing\n", "no column 'body' or 'team' \\(columns: text, label\\)"),
+    ("body,team\nhello,billing\nthere,\n", "tickets.csv line 3: no label \\(column 'team'\\)"),
+    ("body,team\n" + "a,x\n" * 5 + "b,y\n", "label 'y' has a single example"),
+])
+def test_bad_text_files_are_named_in_one_line(tmp_path, content, message):
+    data = tmp_path / "tickets.csv"
+    data.write_text(content)
+    with pytest.raises(DataError, match=message):
+        train.train("lstm_imdb", overrides=TEXT_TINY, data_dir=str(data), run_dir=str(tmp_path / "run"),
+                    **QUIET_TRAIN)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_test_label_unseen_in_training_is_refused(tmp_path):
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    write_csv(folder / "train.csv", tickets(30))
+    write_csv(folder / "test.csv", tickets(6) + [{"body": "where is my parcel", "team": "shipping"}])
+    with pytest.raises(DataError, match="test labels \\['shipping'\\] never occur in training"):
+        train.train("lstm_imdb", overrides=TEXT_TINY, data_dir=str(folder), run_dir=str(tmp_path / "run"),
+                    **QUIET_TRAIN)
