@@ -153,6 +153,7 @@ def main() -> int:
     report = json.loads((run_dir / "export" / "report.json").read_text())
     report.setdefault("recipe", args.recipe)
     where, details = machine()
+    saved = load_saved(path)  # again: another benchmark may have saved while this one ran
     saved["results"][args.recipe] = {"machine": where, "machine_details": details, "date": time.strftime("%Y-%m-%d"),
                                      "run_dir": str(run_dir), "checks": checks(report), "report": report}
     save("export", render(saved), saved, readme=not args.no_readme)

@@ -119,7 +119,7 @@ def dataset_of(name: str) -> str:
     return zoo.get(name).data.__name__
 
 
-def run_recipe(name: str, seed: int, out: Path, data_dir: str | None, resume: bool, precision: str) -> dict:
+def run_recipe(name: str, seed: int, out: Path, data_dir: str | None, resume: bool, precision: str = "auto") -> dict:
     dataset = dataset_of(name)
     if data_dir is None and dataset in STAGED and (SHARED_DATA / STAGED[dataset]).is_dir():
         data_dir = str(SHARED_DATA / STAGED[dataset])
@@ -253,6 +253,7 @@ def main() -> int:
         today = time.strftime("%Y-%m-%d")
         new = [{**run_recipe(name, seed, out, args.data_dir, args.resume, args.precision), "machine": where, "date": today}
                for name in args.recipes for seed in args.seeds]
+        saved = load_saved(HERE / "results" / "train.json")  # again: another benchmark may have saved meanwhile
         keys = {(r["recipe"], r["seed"], r["machine"]) for r in new}
         saved["results"] = [r for r in saved["results"] if (r["recipe"], r["seed"], r["machine"]) not in keys] + new
         saved.setdefault("machines", {})[where] = details
