@@ -223,3 +223,53 @@ def test_a_test_label_unseen_in_training_is_refused(tmp_path):
     with pytest.raises(DataError, match="test labels \\['shipping'\\] never occur in training"):
         train.train("lstm_imdb", overrides=TEXT_TINY, data_dir=str(folder), run_dir=str(tmp_path / "run"),
                     **QUIET_TRAIN)
+
+
+def weights_by_key(model):  # of a loaded model: paths start at its layers
+    return {v.path: np.asarray(v) for v in model.weights}
+
+
+def test_fine_tuning_rebuilds_the_head_and_a_frozen_backbone_stays_as_it_was(tmp_path):
+    from zoo import runs
+    from zoo.errors import UsageError
+
+    first = train.train("cnn_cifar10", overrides={**TINY, "epochs": 1}, data_dir=str(make_folder(tmp_path / "a")),
+                        run_dir=str(tmp_path / "first"), **QUIET_TRAIN)
+    two = make_folder(tmp_path / "b", per_class=6)
+    shutil.rmtree(two / "blue")
+    tuned = train.train("cnn_cifar10", overrides={**TINY, "freeze_backbone": True}, data_dir=str(two),
+                        run_dir=str(tmp_path / "tuned"), init_from=str(first.run_dir), **QUIET_TRAIN)
+    init = json.loads((tuned.run_dir / "hparams.json").read_text())["init_from"]
+    assert init["run"] == str(first.run_dir.resolve()) and init["layers_rebuilt"] == ["head"]
+    before = weights_by_key(runs.load_model(first.run_dir / "model.keras"))
+    after = weights_by_key(runs.load_model(tuned.run_dir / "model.keras"))
+    assert after["head/kernel"].shape[-1] == 2 and before["head/kernel"].shape[-1] == 3
+    assert init["weights_copied"] == len(before) - 2
+    for key, value in before.items():
+        if not key.startswith("head/"):
+            np.testing.assert_array_equal(after[key], value, err_msg=key)  # frozen, BatchNorm statistics included
+
+    unfrozen = train.train("cnn_cifar10", overrides=TINY, data_dir=str(two), run_dir=str(tmp_path / "unfrozen"),
+                           init_from=str(first.run_dir), **QUIET_TRAIN)
+    moved = weights_by_key(runs.load_model(unfrozen.run_dir / "model.keras"))
+    assert any(not np.array_equal(moved[k], v) for k, v in before.items() if not k.startswith("head/"))
+
+    with pytest.raises(UsageError, match="is a run of cnn_cifar10; start resnet20_cifar10 from a run of"):
+        train.train("resnet20_cifar10", data_dir=str(two), run_dir=str(tmp_path / "x"), init_from=str(first.run_dir),
+                    **QUIET_TRAIN)
+    with pytest.raises(UsageError, match="give --init-from RUN_DIR"):
+        train.train("cnn_cifar10", overrides={**TINY, "freeze_backbone": True}, data_dir=str(two),
+                    run_dir=str(tmp_path / "y"), **QUIET_TRAIN)
+
+
+def test_fine_tuning_a_text_run_keeps_its_vocabulary(tmp_path):
+    first = train.train("lstm_imdb", overrides={**TEXT_TINY, "epochs": 1},
+                        data_dir=str(write_csv(tmp_path / "a.csv", tickets(60))), run_dir=str(tmp_path / "first"),
+                        **QUIET_TRAIN)
+    other = [{"body": r["body"] + " zebra quokka", "team": "billing" if r["team"] == "billing" else "other"}
+             for r in tickets(40, seed=3)]
+    tuned = train.train("lstm_imdb", overrides={**TEXT_TINY, "epochs": 1}, data_dir=str(write_csv(tmp_path / "b.csv", other)),
+                        run_dir=str(tmp_path / "tuned"), init_from=str(first.run_dir), **QUIET_TRAIN)
+    assert (tuned.run_dir / "vocab.txt").read_text() == (first.run_dir / "vocab.txt").read_text()
+    assert "zebra" not in (tuned.run_dir / "vocab.txt").read_text().split()
+    assert json.loads((tuned.run_dir / "hparams.json").read_text())["data"]["class_names"] == ["billing", "other"]

@@ -44,6 +44,7 @@ def train(
     seed: Optional[int] = None,
     deterministic: Optional[bool] = None,
     resume: bool = False,
+    init_from: Optional[str] = None,
     verbose: Optional[int] = None,
     log: Callable[[str], None] = print,
     command: Optional[str] = None,
@@ -55,10 +56,12 @@ def train(
     `config`) must equal the saved values, so the command that started a run continues it with `--resume` added.
     """
     from zoo import hparams as hparams_lib
-    from zoo import registry, runtime
+    from zoo import finetune, registry, runtime
     from zoo.tasks import get_task
 
     recipe = registry.get(recipe_name)
+    if resume and init_from:
+        raise UsageError("--init-from starts a new run; a resumed run continues from its own checkpoint")
     if resume:
         folder = Path(run_dir) if run_dir else runs.latest_unfinished(runs_root, recipe.name)
         saved = runs.load_run(folder, need_model=False)
@@ -85,8 +88,12 @@ def train(
 
     runtime.set_precision(precision)
     runtime.seed_everything(seed, deterministic)
-    if saved is None:
-        data = recipe.data(hp, data_dir=data_dir, seed=seed)
+    if hp.get("freeze_backbone") and saved is None and not init_from:
+        raise UsageError("freeze_backbone=true keeps the layers below the head as they are: give --init-from RUN_DIR "
+                         "(a finished run of the same recipe) to take them from")
+    init_source = finetune.source(init_from, recipe) if init_from else None
+    if saved is None:  # a run started from another keeps that run's input encoding (its vocabulary)
+        data = recipe.data(hp, data_dir=data_dir, seed=seed, files=init_source[2] if init_source else None)
     else:  # a resumed run encodes its inputs with the files it derived when it started (its vocabulary)
         data = runs.load_data(folder, saved, recipe, hp, data_dir)
     info = data.info
@@ -98,6 +105,9 @@ def train(
 
     model = recipe.build(hp, info)
     model(np.zeros((1, *info.input_shape), dtype=info.input_dtype))  # build the variables
+    initialised = finetune.copy_weights(model, init_source[0]) if init_source else None
+    if hp.get("freeze_backbone"):
+        finetune.freeze_backbone(model)
     task.compile(model, hp, steps_per_epoch)
     if saved is None:  # everything checked: only now create the run folder
         folder = runs.claim_run_dir(run_dir) if run_dir else runs.new_run_dir(runs_root, recipe.name)
@@ -109,6 +119,7 @@ def train(
             "seed": seed,
             "deterministic": deterministic,
             "data": info.to_json(),
+            **({"init_from": initialised} if initialised else {}),
             "versions": runtime.versions(),
             "machine": runtime.machine(),
             "command": command,
@@ -120,6 +131,10 @@ def train(
     log(f"data: {info.name} from {info.source} ({info.num_train} train / {info.num_val} val / {info.num_test} test)")
     if data.summary:
         log(data.summary)
+    if initialised:
+        log(f"weights from {initialised['run']}: {initialised['weights_copied']} copied"
+            + (f"; layers initialised afresh: {', '.join(initialised['layers_rebuilt'])}"
+               if initialised["layers_rebuilt"] else ""))
     log(f"model: {type(model).__name__}, {model.count_params():,} parameters; precision {precision}; seed {seed}")
 
     from zoo.callbacks import NaNGuard, RunCheckpoint
@@ -255,6 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue an interrupted run (--run-dir, or the newest "
                    "unfinished run of the recipe) from its last finished epoch; the command that started the run "
                    "works with --resume added (options that change the run's settings are refused)")
+    p.add_argument("--init-from", metavar="RUN_DIR", help="start from a finished run's weights (same recipe): "
+                   "every matching weight is copied, the classifier head rebuilt when the number of classes differs; "
+                   "add --set freeze_backbone=true to train the head only")
     p.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
     return p
 
@@ -293,6 +311,7 @@ def main(argv=None) -> int:
             seed=args.seed,
             deterministic=args.deterministic,
             resume=args.resume,
+            init_from=args.init_from,
             command=" ".join(["python -m zoo.train", *(argv if argv is not None else sys.argv[1:])]),
         )
 

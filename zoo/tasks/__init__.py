@@ -42,6 +42,7 @@ CLASSIFIER_DEFAULTS: dict[str, Any] = {
     "l1": 0.0,  # L1 / L2 penalties on the kernels of convolutions and dense layers, added to the loss
     "l2": 0.0,
     "label_smoothing": 0.0,
+    "freeze_backbone": False,  # with --init-from: train only the classifier head (zoo/finetune.py)
 }
 
 CLASSIFIER_SPACE: dict[str, dict[str, Any]] = {
