@@ -273,3 +273,21 @@ def test_fine_tuning_a_text_run_keeps_its_vocabulary(tmp_path):
     assert (tuned.run_dir / "vocab.txt").read_text() == (first.run_dir / "vocab.txt").read_text()
     assert "zebra" not in (tuned.run_dir / "vocab.txt").read_text().split()
     assert json.loads((tuned.run_dir / "hparams.json").read_text())["data"]["class_names"] == ["billing", "other"]
+
+
+def test_tuning_ensembling_and_grad_cam_work_on_a_folder(tmp_path):
+    from tuning import __main__ as tuning_cli
+    from zoo import ensemble, explain
+
+    data = make_folder(tmp_path / "photos", per_class=6)
+    best = tuning_cli.run_search("cnn_cifar10", tuner="random", max_trials=2, epochs=1,
+                                 directory=str(tmp_path / "search"), overrides={**TINY, "epochs": 1},
+                                 data_dir=str(data), isolate=False, verbose=0, log=lambda s: None)
+    assert best["hparams"]["epochs"] == 1
+    members = [train.train("cnn_cifar10", overrides={**TINY, "epochs": 1}, data_dir=str(data), seed=s,
+                           run_dir=str(tmp_path / f"m{s}"), **QUIET_TRAIN).run_dir for s in (0, 1)]
+    built = ensemble.build_ensemble(members, out=str(tmp_path / "ens"), log=lambda s: None)
+    held_out = json.loads((members[0] / "hparams.json").read_text())["data"]["num_test"]
+    assert built["metrics"]["test_examples"] == held_out == 3  # the members' held-out images, without --data-dir
+    grid = explain.explain(members[0], samples=4, out=str(tmp_path / "cam.png"), log=lambda s: None)
+    assert Path(grid).stat().st_size > 0
