@@ -117,6 +117,7 @@ def test_predict_reads_a_file_as_training_read_the_folder(tmp_path):
     np.testing.assert_array_equal(predict.read_image(img, (32, 32, 3)), decoded.astype(np.float32))
 
 
+@pytest.mark.slow  # 80 s on 2 cores: in CI's `pytest -m slow`
 def test_the_readme_walkthrough(tmp_path):
     """The README's "Train on your own images" steps, as a user runs them."""
     data = make_folder(tmp_path / "my_photos", per_class=8)
@@ -275,6 +276,7 @@ def test_fine_tuning_a_text_run_keeps_its_vocabulary(tmp_path):
     assert json.loads((tuned.run_dir / "hparams.json").read_text())["data"]["class_names"] == ["billing", "other"]
 
 
+@pytest.mark.slow  # 70 s on 2 cores: in CI's `pytest -m slow`
 def test_tuning_ensembling_and_grad_cam_work_on_a_folder(tmp_path):
     from tuning import __main__ as tuning_cli
     from zoo import ensemble, explain
