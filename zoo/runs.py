@@ -20,6 +20,7 @@ import json
 import os
 import tempfile
 import time
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional
@@ -205,7 +206,11 @@ def load_model(path: str | os.PathLike):
     if not path.is_file():
         raise RunDirError(f"{path} is missing")
     try:
-        return keras.saving.load_model(path)
+        with warnings.catch_warnings():
+            # A run trained with freeze_backbone saved an optimizer for its head only; the rebuilt model's is for
+            # every layer, so Keras skips the (finished run's, unused) optimizer state with a warning
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            return keras.saving.load_model(path)
     except Exception as e:  # noqa: BLE001 - zip, h5 and deserialisation errors all mean "damaged"
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise RunDirError(
