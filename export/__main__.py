@@ -30,6 +30,7 @@ import numpy as np
 
 VARIANT_CHOICES = ("float32", "float16", "dynamic", "int8")
 PARITY_EXAMPLES = 256
+TWIN_TOLERANCE = 0.05  # export twin vs trained model, relative to outputs larger than 1; bf16-trained runs stay well under
 
 
 def parse_variants(text: str) -> list[str]:
@@ -51,7 +52,7 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
     """Export one run folder; the library form of `python -m export`."""
     from export import tflite
     from zoo import runs
-    from zoo.errors import UsageError
+    from zoo.errors import UsageError, ZooError
     from zoo.tasks import get_task
 
     folder = Path(run_dir)
@@ -78,6 +79,11 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
     # the twin (float32, recurrent layers unrolled) must compute what the trained model does
     twin_diff = max(float(np.max(np.abs(predict(g.model, g.inputs[:PARITY_EXAMPLES]) -
                                         predict(g.original, g.inputs[:PARITY_EXAMPLES])))) for g in graphs)
+    reference = max(1.0, max(float(np.max(np.abs(predict(g.original, g.inputs[:PARITY_EXAMPLES])))) for g in graphs))
+    if twin_diff > TWIN_TOLERANCE * reference:
+        raise ZooError(f"{folder}: the float32 graph export builds differs from the trained model by up to "
+                       f"{twin_diff:.3f} on {PARITY_EXAMPLES} test inputs (allowed {TWIN_TOLERANCE * reference:.3f}); "
+                       f"{recipe.name}'s export twin is wrong, so nothing was exported: please report it")
     summary = {k: v for g in graphs for k, v in g.summary.items()}
     log(f"{recipe.name}: export graphs {', '.join(g.name for g in graphs)}; Keras float32 "
         f"{_numbers(summary)} (export twin vs trained model: max |diff| {twin_diff:.1e})")

@@ -230,3 +230,20 @@ def test_every_classification_recipe_exports(name, tmp_path):
         assert art["shape_ops"] == [] and not any(op.startswith("Flex") for op in art["ops"]), art["ops"]
         tensors = Interpreter(model_path=str(run / "export" / file)).get_tensor_details()
         assert not [t["name"] for t in tensors if ";" in t["name"]], "fused-op names are kept joined"
+
+
+def test_a_twin_that_disagrees_with_the_trained_model_exports_nothing(exported, tmp_path, monkeypatch):
+    from zoo.errors import ZooError
+
+    run, data, _ = exported
+    clone = tflite.float32_clone
+
+    def broken(*args, **kwargs):  # as a wrong export_config would build it: other weights
+        twin = clone(*args, **kwargs)
+        twin.set_weights([w * 0 for w in twin.get_weights()])
+        return twin
+
+    monkeypatch.setattr(tflite, "float32_clone", broken)
+    with pytest.raises(ZooError, match="export twin is wrong, so nothing was exported"):
+        do_export(run, data, variants=["float32"], out=tmp_path / "x")
+    assert not list((tmp_path / "x").glob("*.tflite"))
