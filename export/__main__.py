@@ -30,7 +30,7 @@ import numpy as np
 
 VARIANT_CHOICES = ("float32", "float16", "dynamic", "int8")
 PARITY_EXAMPLES = 256
-TWIN_TOLERANCE = 0.05  # export twin vs trained model, relative to outputs larger than 1; bf16-trained runs stay well under
+TWIN_TOLERANCE = 0.05  # export twin vs trained model, relative to outputs above 1; bf16-trained runs stay under
 
 
 def parse_variants(text: str) -> list[str]:
@@ -77,9 +77,10 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
     model32 = tflite.float32_clone(model, info.input_shape, info.input_dtype)
     graphs = task.export_graphs(model32, model, data, batch, calibration_samples)
     # the twin (float32, recurrent layers unrolled) must compute what the trained model does
-    twin_diff = max(float(np.max(np.abs(predict(g.model, g.inputs[:PARITY_EXAMPLES]) -
-                                        predict(g.original, g.inputs[:PARITY_EXAMPLES])))) for g in graphs)
-    reference = max(1.0, max(float(np.max(np.abs(predict(g.original, g.inputs[:PARITY_EXAMPLES])))) for g in graphs))
+    originals = [predict(g.original, g.inputs[:PARITY_EXAMPLES]) for g in graphs]
+    twin_diff = max(float(np.max(np.abs(predict(g.model, g.inputs[:PARITY_EXAMPLES]) - o)))
+                    for g, o in zip(graphs, originals))
+    reference = max(1.0, max(float(np.max(np.abs(o))) for o in originals))
     if twin_diff > TWIN_TOLERANCE * reference:
         raise ZooError(f"{folder}: the float32 graph export builds differs from the trained model by up to "
                        f"{twin_diff:.3f} on {PARITY_EXAMPLES} test inputs (allowed {TWIN_TOLERANCE * reference:.3f}); "

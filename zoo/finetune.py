@@ -14,10 +14,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional
 
+from zoo.data.sources import OWN_DATA_SUMMARY
 from zoo.errors import UsageError
 
 HEAD = "head"  # the classifier's last Dense layer (zoo.models.layers.classifier_head)
-KEEP_DATA_FILES = {"data_summary.json"}  # describes the source's data: never carried over
 
 
 def source(run_dir, recipe) -> tuple[Path, dict[str, Any], Optional[dict[str, str]]]:
@@ -33,7 +33,7 @@ def source(run_dir, recipe) -> tuple[Path, dict[str, Any], Optional[dict[str, st
         raise UsageError(f"--init-from {folder} has no {runs.MODEL}: it has not finished; finish it first "
                          f"(python -m zoo.train {recipe.name} --resume --run-dir {folder})")
     files = runs.read_data_files(folder, run) or {}
-    carried = {name: text for name, text in files.items() if name not in KEEP_DATA_FILES}
+    carried = {name: text for name, text in files.items() if name != OWN_DATA_SUMMARY}  # the source's data, not ours
     return folder, run, carried or None
 
 

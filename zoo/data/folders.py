@@ -20,11 +20,12 @@ from typing import Any, Mapping, Optional
 import numpy as np
 
 from zoo.data import DataInfo, Datasets
+from zoo.data.sources import HOLD_OUT_FRACTION, OWN_DATA_SUMMARY
 from zoo.errors import DataError
 
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
-SUMMARY = "data_summary.json"
-TEST_FRACTION = 0.2  # of each class, when the folder has no train/ + test/ split
+SUMMARY = OWN_DATA_SUMMARY
+TEST_FRACTION = HOLD_OUT_FRACTION
 RESIZE = "bilinear, antialiased, aspect ratio not kept"
 
 

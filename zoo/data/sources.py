@@ -21,6 +21,8 @@ import numpy as np
 from zoo.errors import DataError, UsageError
 
 VALIDATION_SPLIT_SEED = 20240229  # fixed on purpose: the validation set never depends on --seed
+OWN_DATA_SUMMARY = "data_summary.json"  # what a user's own folder or file gave a run (folders.py, tables.py)
+HOLD_OUT_FRACTION = 0.2  # of each class held out for test when the user's data has no test split
 
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # x_train, y_train, x_test, y_test
 

@@ -22,12 +22,12 @@ from typing import Any, Mapping, Optional
 
 import numpy as np
 
-from zoo.data.sources import _read_bytes, hold_out
+from zoo.data.sources import HOLD_OUT_FRACTION, OWN_DATA_SUMMARY, _read_bytes, hold_out
 from zoo.errors import DataError
 
 SUFFIXES = (".csv", ".jsonl", ".jsonl.gz", ".csv.gz")
-SUMMARY = "data_summary.json"
-TEST_FRACTION = 0.2
+SUMMARY = OWN_DATA_SUMMARY
+TEST_FRACTION = HOLD_OUT_FRACTION
 
 
 def _suffix(path: Path) -> Optional[str]:
