@@ -286,3 +286,27 @@ def test_masked_attention_is_keras_attention_with_a_bounded_mask_value():
     assert MASKED_SCORE >= -50
     restored = keras.layers.deserialize(keras.layers.serialize(ours))
     assert isinstance(restored, MaskedAttention)
+
+
+@pytest.mark.parametrize("name", [n for n in registry.list_recipes() if "vocab_size" in registry.get(n).hparams])
+def test_export_twin_matches_the_trained_model_on_padded_reviews(name):
+    """The float32 twin export converts (recurrent layers unrolled) computes what the model does on reviews of
+    every length, padding included: Keras's unrolled backward LSTM once mis-zeroed padded steps (bilstm_imdb)."""
+    import keras
+
+    from export.tflite import float32_clone
+    from zoo.data import DataInfo
+
+    keras.utils.set_random_seed(0)
+    length = 24
+    info = DataInfo(name="reviews", input_shape=(length,), class_names=("negative", "positive"), num_train=1,
+                    num_val=1, num_test=1, source="test", input_dtype="int32", input_kind="tokens", vocab_size=50)
+    model = registry.get(name).build(dict(registry.get(name).hparams), info)
+    rng = np.random.default_rng(0)
+    ids = rng.integers(2, 50, size=(8, length)).astype("int32")
+    for row, used in enumerate([24, 1, 3, 7, 12, 17, 23, 2]):
+        ids[row, used:] = 0
+    model(ids)
+    model.set_weights([w * 3 for w in model.get_weights()])  # sharp weights: a mistake on a padded step shows
+    twin = float32_clone(model, info.input_shape, info.input_dtype)
+    np.testing.assert_allclose(np.asarray(twin(ids)), np.asarray(model(ids)), atol=1e-5)

@@ -38,7 +38,14 @@ class RecurrentClassifier(keras.Model):
         for i in range(depth):
             rnn = CELLS[cell](units, return_sequences=i < depth - 1, unroll=unroll, name=f"{cell}_{i + 1}",
                               kernel_regularizer=kernel_regularizer(l1, l2))
-            self.recurrent.append(keras.layers.Bidirectional(rnn, name=f"bi{cell}_{i + 1}") if bidirectional else rnn)
+            if bidirectional:
+                rnn = keras.layers.Bidirectional(rnn, name=f"bi{cell}_{i + 1}")
+                if unroll:
+                    # Keras 3.15's unrolled loop zeroes masked steps of a go_backwards layer with the mask
+                    # un-reversed, corrupting valid steps of padded reviews; the steps it should zero come
+                    # first when reversed and stay zero without it, so switch the zeroing off.
+                    rnn.backward_layer.zero_output_for_mask = False
+            self.recurrent.append(rnn)
         self.drop = keras.layers.Dropout(dropout)
         self.logits, self.softmax = classifier_head(num_classes, regularizer=kernel_regularizer(l1, l2))
 
