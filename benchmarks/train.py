@@ -96,6 +96,8 @@ def headline(r: dict) -> str:
     if key == "test_elbo" and "test_log_likelihood" in r:
         text += f" (log-likelihood {r['test_log_likelihood']:.2f})"
     if key == "test_confidence":
+        if "test_confidence_real" in r:
+            text += f" (real images {r['test_confidence_real']:.4f})"
         text += f", smallest class {r['test_min_class_fraction']:.1%}, Fréchet {r['test_frechet_distance']:.2f} " \
                 f"(floor {r['test_frechet_floor']:.2f})"
     return text

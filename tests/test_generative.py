@@ -179,6 +179,7 @@ def test_gan_trains_with_its_judge_scores_and_an_animated_progress_grid(gan_run)
     _, run, stdout = gan_run
     m = json.loads((run / "metrics.json").read_text())
     assert 0 < m["test_confidence"] <= 1 and len(m["test_class_fractions"]) == 10
+    assert 0.1 < m["test_confidence_real"] <= 1 and "real test images" in stdout
     assert sum(m["test_class_fractions"]) == pytest.approx(1.0, abs=1e-3)
     assert m["test_min_class_fraction"] == min(m["test_class_fractions"]) and m["test_examples"] == 300
     assert m["test_frechet_distance"] > m["test_frechet_floor"] >= 0 and "best_val_frechet" in m

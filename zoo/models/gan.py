@@ -24,24 +24,24 @@ class DCGAN(keras.Model):
     """generator: noise(`noise_dim`) -> Dense -> BN-ReLU -> reshape (h/4, w/4, 2 x `filters`) -> ConvTranspose(
     `filters`, stride 2) -> BN-ReLU -> ConvTranspose(channels, stride 2, tanh) -> intensities 0..1;
     discriminator: pixels -> Conv(`filters`, stride 2) -> LeakyReLU -> Dropout -> Conv(2 x `filters`, stride 2) ->
-    LeakyReLU -> Dropout -> Dense(1) logit. `label_smoothing` softens the real targets of the discriminator."""
+    LeakyReLU -> Dropout -> Dense(1) logit. `label_smoothing` softens the real targets of the discriminator.
+    With `ema` > 0, `sampler` is a second generator holding the exponential moving average of the generator's
+    weights (decay `ema` per step; Yazici et al. 2019): it draws every image outside training and is what export
+    writes, since the averaged weights give cleaner samples than the last step's."""
 
-    def __init__(self, image_shape, noise_dim=64, filters=32, dropout=0.3, label_smoothing=0.1, **kwargs):
+    def __init__(self, image_shape, noise_dim=64, filters=32, dropout=0.3, label_smoothing=0.1, ema=0.0, **kwargs):
         super().__init__(**kwargs)
         self.image_shape = [int(d) for d in image_shape]
         self.noise_dim, self.filters, self.dropout = noise_dim, filters, dropout
-        self.label_smoothing = float(label_smoothing)
-        h, w, channels = self.image_shape
-        if h % 4 or w % 4:
-            raise ValueError(f"image height and width must be multiples of 4, got {h}x{w}")
-        self.generator = keras.Sequential([
-            keras.layers.Dense(h // 4 * w // 4 * 2 * filters, use_bias=False),
-            keras.layers.BatchNormalization(), keras.layers.ReLU(), keras.layers.Reshape((h // 4, w // 4, 2 * filters)),
-            keras.layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=False),
-            keras.layers.BatchNormalization(), keras.layers.ReLU(),
-            keras.layers.Conv2DTranspose(channels, 4, strides=2, padding="same", activation="tanh", dtype="float32"),
-            keras.layers.Rescaling(0.5, offset=0.5, dtype="float32"),  # tanh -> intensities 0..1
-        ], name="generator")
+        self.label_smoothing, self.ema = float(label_smoothing), float(ema)
+        if not 0 <= self.ema < 1:
+            raise ValueError(f"ema is a per-step decay in [0, 1), got {ema}")
+        if self.image_shape[0] % 4 or self.image_shape[1] % 4:
+            raise ValueError(f"image height and width must be multiples of 4, got {image_shape}")
+        self.generator = self._generator("generator")
+        self.average = self._generator("generator_ema") if self.ema else None
+        if self.average is not None:
+            self.average.trainable = False  # moved by train_step's averaging, never by an optimizer
         self.discriminator = keras.Sequential([
             keras.layers.Rescaling(1.0 / 127.5, offset=-1.0),
             keras.layers.Conv2D(filters, 4, strides=2, padding="same"), keras.layers.LeakyReLU(0.2),
@@ -53,6 +53,22 @@ class DCGAN(keras.Model):
         self.seed = keras.random.SeedGenerator(0)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in ("d_loss", "g_loss", "d_real", "d_fake")}
         self.d_optimizer = self.g_optimizer = None
+
+    def _generator(self, name):
+        (h, w, channels), filters = self.image_shape, self.filters
+        return keras.Sequential([
+            keras.layers.Dense(h // 4 * w // 4 * 2 * filters, use_bias=False),
+            keras.layers.BatchNormalization(), keras.layers.ReLU(), keras.layers.Reshape((h // 4, w // 4, 2 * filters)),
+            keras.layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=False),
+            keras.layers.BatchNormalization(), keras.layers.ReLU(),
+            keras.layers.Conv2DTranspose(channels, 4, strides=2, padding="same", activation="tanh", dtype="float32"),
+            keras.layers.Rescaling(0.5, offset=0.5, dtype="float32"),  # tanh -> intensities 0..1
+        ], name=name)
+
+    @property
+    def sampler(self):
+        """The generator that draws images outside training: the weight average with `ema`, else the generator."""
+        return self.average if self.average is not None else self.generator
 
     def compile(self, d_optimizer, g_optimizer, **kwargs):
         """Two optimizers; `self.optimizer` is the generator's (its learning rate goes into history.csv)."""
@@ -66,6 +82,9 @@ class DCGAN(keras.Model):
         """Both networks, so a resumed run can restore their weights and optimizer state before any step."""
         self.discriminator.build(input_shape)
         self.generator.build((None, self.noise_dim))
+        if self.average is not None:
+            self.average.build((None, self.noise_dim))
+            self.average.set_weights(self.generator.get_weights())  # a resumed run then loads its own average
         self.built = True
 
     def build_optimizers(self):
@@ -79,8 +98,9 @@ class DCGAN(keras.Model):
         return list(self.trackers.values())
 
     def generate(self, noise, training=False):
-        """Images as raw 0..255 pixels (what the discriminator and the run's data use)."""
-        return self.generator(noise, training=training) * 255.0
+        """Images as raw 0..255 pixels (what the discriminator and the run's data use): from the generator while
+        training, else from `sampler`."""
+        return (self.generator if training else self.sampler)(noise, training=training) * 255.0
 
     def call(self, inputs, training=False):
         return keras.ops.sigmoid(self.discriminator(inputs, training=training))
@@ -106,6 +126,9 @@ class DCGAN(keras.Model):
             scaled = self.g_optimizer.scale_loss(g_loss)
         grads = tape.gradient(scaled, self.generator.trainable_variables)
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables))
+        if self.average is not None:  # batch-norm statistics are averaged too
+            for average, current in zip(self.average.weights, self.generator.weights):
+                average.assign(self.ema * average + (1.0 - self.ema) * current)
         values = {"d_loss": d_loss, "g_loss": g_loss, "d_real": keras.ops.mean(keras.ops.sigmoid(real_logits)),
                   "d_fake": keras.ops.mean(keras.ops.sigmoid(fake_logits))}
         for name, value in values.items():
@@ -120,12 +143,13 @@ class DCGAN(keras.Model):
 
     def get_config(self):
         return {**super().get_config(), "image_shape": self.image_shape, "noise_dim": self.noise_dim,
-                "filters": self.filters, "dropout": self.dropout, "label_smoothing": self.label_smoothing}
+                "filters": self.filters, "dropout": self.dropout, "label_smoothing": self.label_smoothing,
+                "ema": self.ema}
 
 
 GAN_DEFAULTS = {**TRAINING_DEFAULTS, "epochs": 15, "batch_size": 128, "learning_rate": 2e-4, "beta_1": 0.5,
                 "lr_schedule": "constant", "noise_dim": 64, "filters": 32, "dropout": 0.3, "label_smoothing": 0.1,
-                "judge_epochs": 3, "samples": 10000}  # the judge classifier's epochs; generated images it scores
+                "ema": 0.999, "judge_epochs": 3, "samples": 10000}  # the judge classifier's epochs; generated images it scores
 GAN_SPACE = {
     "learning_rate": {"type": "float", "min": 5e-5, "max": 1e-3, "sampling": "log"},
     "noise_dim": {"type": "choice", "values": [32, 64, 100]},
@@ -135,7 +159,7 @@ GAN_SPACE = {
 
 def _dcgan(hp, info):
     return DCGAN(info.input_shape, noise_dim=hp["noise_dim"], filters=hp["filters"], dropout=hp["dropout"],
-                 label_smoothing=hp["label_smoothing"])
+                 label_smoothing=hp["label_smoothing"], ema=hp["ema"])
 
 
 @recipe(data=data.mnist, task="gan", hparams=GAN_DEFAULTS, search_space=GAN_SPACE)

@@ -10,9 +10,10 @@ tuning's objective) and the judge's mean top-class probability (`val_confidence`
 top-class probability), test_class_fractions (the share of images per class) and
 test_min_class_fraction, test_frechet_distance (to the test split, in the judge's feature
 space) beside test_frechet_floor (the same distance between real training and test
-images: what a perfect generator would get), judge_test_accuracy, test_examples. This is
-not the Inception FID: the features are a small classifier's, so the numbers compare
-only with each other.
+images: what a perfect generator would get), test_confidence_real (the judge's mean top-class
+probability on the real test images: the ceiling for test_confidence), judge_test_accuracy,
+test_examples. This is not the Inception FID: the features are a small classifier's, so
+the numbers compare only with each other.
 """
 
 from __future__ import annotations
@@ -140,13 +141,15 @@ class AdversarialTask(Task):
         test = real_images(data.test, data.info.num_test)
         train = real_images(data.train, min(data.info.num_train, len(test)))
         test_features = predict(judge.embed, test)
+        test_probs = predict(judge, test)
         metrics = {
             "test_confidence": float(np.mean(probs.max(axis=1))),
             "test_min_class_fraction": float(fractions.min()),
             "test_class_fractions": [round(float(f), 4) for f in fractions],
             "test_frechet_distance": frechet_distance(predict(judge.embed, images), test_features),
             "test_frechet_floor": frechet_distance(predict(judge.embed, train), test_features),
-            "judge_test_accuracy": float(np.mean(predict(judge, test).argmax(1) == real_labels(data.test))),
+            "test_confidence_real": float(np.mean(test_probs.max(axis=1))),  # the same on real test images
+            "judge_test_accuracy": float(np.mean(test_probs.argmax(1) == real_labels(data.test))),
             "test_examples": int(len(images)),
         }
         return {"metrics": metrics, "grid": predict(model.generate, fixed_noise(GRID, model.noise_dim))}
@@ -155,7 +158,8 @@ class AdversarialTask(Task):
         m = result["metrics"]
         shares = ", ".join(f"{name} {f:.1%}" for name, f in zip(info.class_names, m["test_class_fractions"]))
         return (f"{m['test_examples']} generated images, as the judge (test accuracy {m['judge_test_accuracy']:.4f}) "
-                f"sees them: mean top-class probability {m['test_confidence']:.4f}; classes: {shares}\n"
+                f"sees them: mean top-class probability {m['test_confidence']:.4f} (real test images: "
+                f"{m['test_confidence_real']:.4f}); classes: {shares}\n"
                 f"Fréchet distance in the judge's features: {m['test_frechet_distance']:.3f} to the test images "
                 f"(real training vs test images: {m['test_frechet_floor']:.3f}; not the Inception FID)")
 
@@ -177,7 +181,7 @@ class AdversarialTask(Task):
 
         noise = fixed_noise(1000, model.noise_dim)
         return [ExportGraph(
-            name="generator", model=model.generator, original=original.generator, inputs=noise,
+            name="generator", model=model.sampler, original=original.sampler, inputs=noise,
             input={"kind": "noise", "shape": [model.noise_dim], "dtype": "float32", "range": [-4.0, 4.0],
                    "meaning": "a draw from N(0, I): each draw gives one image"},
             output={"name": "image", "shape": list(data.info.input_shape), "dtype": "float32",
