@@ -241,6 +241,30 @@ def test_killed_gan_resumes_with_both_optimizers_state(tmp_path, monkeypatch):
     assert len(list((run / "progress").glob("epoch-*.png"))) == 2
 
 
+def test_dcgan_weight_average_starts_as_the_generator_then_trails_it_by_ema():
+    import keras
+
+    from zoo.models.gan import DCGAN
+
+    model = DCGAN((28, 28, 1), filters=8, ema=0.75)
+    model(np.zeros((1, 28, 28, 1), "float32"))
+    model.compile(d_optimizer=keras.optimizers.Adam(1e-3), g_optimizer=keras.optimizers.Adam(1e-3))
+    x = np.random.default_rng(0).uniform(0, 255, (16, 28, 28, 1)).astype("float32")
+    weights = lambda net: [w.numpy().copy() for w in net.weights]  # noqa: E731 (batch-norm statistics included)
+    model.fit(x, batch_size=16, epochs=1, verbose=0)
+    for average, current in zip(weights(model.average), weights(model.generator)):
+        np.testing.assert_array_equal(average, current)
+    before = weights(model.average)
+    model.fit(x, batch_size=16, epochs=1, verbose=0)
+    moved = 0.0
+    for old, average, current in zip(before, weights(model.average), weights(model.generator)):
+        np.testing.assert_allclose(average, 0.75 * old + 0.25 * current, rtol=1e-5, atol=1e-6)
+        moved = max(moved, float(np.abs(average - current).max()))
+    assert moved > 0  # the average lags the generator it follows
+    np.testing.assert_array_equal(model.generate(np.zeros((1, 64), "float32")),
+                                  model.average(np.zeros((1, 64), "float32")) * 255.0)
+
+
 def test_gan_exports_its_generator_and_refuses_nothing_else(gan_run, tmp_path):
     data, run, _ = gan_run
     report = export_cli.export_run(run, variants=["float32", "dynamic"], out=str(tmp_path / "e"), data_dir=str(data),

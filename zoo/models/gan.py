@@ -83,8 +83,7 @@ class DCGAN(keras.Model):
         self.discriminator.build(input_shape)
         self.generator.build((None, self.noise_dim))
         if self.average is not None:
-            self.average.build((None, self.noise_dim))
-            self.average.set_weights(self.generator.get_weights())  # a resumed run then loads its own average
+            self.average.build((None, self.noise_dim))  # starts as a copy of the generator at the first step
         self.built = True
 
     def build_optimizers(self):
@@ -126,9 +125,10 @@ class DCGAN(keras.Model):
             scaled = self.g_optimizer.scale_loss(g_loss)
         grads = tape.gradient(scaled, self.generator.trainable_variables)
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_variables))
-        if self.average is not None:  # batch-norm statistics are averaged too
+        if self.average is not None:  # batch-norm statistics are averaged too; the first step copies
+            decay = keras.ops.where(self.g_optimizer.iterations > 1, self.ema, 0.0)
             for average, current in zip(self.average.weights, self.generator.weights):
-                average.assign(self.ema * average + (1.0 - self.ema) * current)
+                average.assign(decay * average + (1.0 - decay) * current)
         values = {"d_loss": d_loss, "g_loss": g_loss, "d_real": keras.ops.mean(keras.ops.sigmoid(real_logits)),
                   "d_fake": keras.ops.mean(keras.ops.sigmoid(fake_logits))}
         for name, value in values.items():
