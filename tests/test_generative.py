@@ -265,6 +265,17 @@ def test_dcgan_weight_average_starts_as_the_generator_then_trails_it_by_ema():
                                   model.average(np.zeros((1, 64), "float32")) * 255.0)
 
 
+def test_dcgan_refuses_a_weight_average_decay_outside_0_to_1_in_one_line():
+    from zoo import registry
+    from zoo.hparams import resolve
+
+    recipe = registry.get("dcgan_mnist")
+    for bad in ("1.0", "-0.1"):
+        with pytest.raises(UsageError, match=r"'ema' must be in \[0.0, 1.0\), got"):
+            resolve(recipe.name, recipe.hparams, overrides={"ema": bad})
+    assert resolve(recipe.name, recipe.hparams, overrides={"ema": "0"})["ema"] == 0.0  # 0 turns the average off
+
+
 def test_gan_exports_its_generator_and_refuses_nothing_else(gan_run, tmp_path):
     data, run, _ = gan_run
     report = export_cli.export_run(run, variants=["float32", "dynamic"], out=str(tmp_path / "e"), data_dir=str(data),
