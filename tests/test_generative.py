@@ -265,6 +265,24 @@ def test_dcgan_weight_average_starts_as_the_generator_then_trails_it_by_ema():
                                   model.average(np.zeros((1, 64), "float32")) * 255.0)
 
 
+def test_dcgan_base_convs_deepen_the_generator_at_its_base_resolution_and_survive_saving(tmp_path):
+    import keras
+
+    from zoo import runs
+    from zoo.models.gan import DCGAN
+
+    model = DCGAN((28, 28, 1), filters=8, base_convs=2)
+    model(np.zeros((1, 28, 28, 1), "float32"))
+    transposed = [layer for layer in model.generator.layers if isinstance(layer, keras.layers.Conv2DTranspose)]
+    assert [layer.strides for layer in transposed] == [(1, 1), (1, 1), (2, 2), (2, 2)]
+    assert tuple(transposed[0].compute_output_shape((None, 7, 7, 16))) == (None, 7, 7, 16)
+    model.save(tmp_path / "m.keras")
+    loaded = runs.load_model(tmp_path / "m.keras")
+    z = np.random.default_rng(0).standard_normal((2, 64)).astype("float32")
+    assert loaded.base_convs == 2
+    np.testing.assert_allclose(np.asarray(loaded.generate(z)), np.asarray(model.generate(z)), atol=1e-4)
+
+
 def test_dcgan_refuses_a_weight_average_decay_outside_0_to_1_in_one_line():
     from zoo import registry
     from zoo.hparams import resolve

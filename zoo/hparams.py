@@ -29,6 +29,7 @@ _RANGES = {
     "l2": (0.0, math.inf, True, False),
     "momentum": (0.0, 1.0, True, False),
     "ema": (0.0, 1.0, True, False),
+    "base_convs": (0, math.inf, True, False),
     "warmup_epochs": (0.0, math.inf, True, False),
     "augment_translate": (0.0, 1.0, True, False),
     "augment_crop": (0, math.inf, True, False),

@@ -21,19 +21,21 @@ from zoo.tasks import TRAINING_DEFAULTS
 
 @keras.saving.register_keras_serializable(package="zoo")
 class DCGAN(keras.Model):
-    """generator: noise(`noise_dim`) -> Dense -> BN-ReLU -> reshape (h/4, w/4, 2 x `filters`) -> ConvTranspose(
-    `filters`, stride 2) -> BN-ReLU -> ConvTranspose(channels, stride 2, tanh) -> intensities 0..1;
+    """generator: noise(`noise_dim`) -> Dense -> BN-ReLU -> reshape (h/4, w/4, 2 x `filters`) -> `base_convs` x
+    ConvTranspose(2 x `filters`, 3x3, stride 1) -> BN-ReLU -> ConvTranspose(`filters`, stride 2) -> BN-ReLU ->
+    ConvTranspose(channels, stride 2, tanh) -> intensities 0..1;
     discriminator: pixels -> Conv(`filters`, stride 2) -> LeakyReLU -> Dropout -> Conv(2 x `filters`, stride 2) ->
     LeakyReLU -> Dropout -> Dense(1) logit. `label_smoothing` softens the real targets of the discriminator.
     With `ema` > 0, `sampler` is a second generator holding the exponential moving average of the generator's
     weights (decay `ema` per step; Yazici et al. 2019): it draws every image outside training and is what export
     writes, since the averaged weights give cleaner samples than the last step's."""
 
-    def __init__(self, image_shape, noise_dim=64, filters=32, dropout=0.3, label_smoothing=0.1, ema=0.0, **kwargs):
+    def __init__(self, image_shape, noise_dim=64, filters=32, dropout=0.3, label_smoothing=0.1, ema=0.0, base_convs=0,
+                 **kwargs):
         super().__init__(**kwargs)
         self.image_shape = [int(d) for d in image_shape]
         self.noise_dim, self.filters, self.dropout = noise_dim, filters, dropout
-        self.label_smoothing, self.ema = float(label_smoothing), float(ema)
+        self.label_smoothing, self.ema, self.base_convs = float(label_smoothing), float(ema), int(base_convs)
         if not 0 <= self.ema < 1:
             raise ValueError(f"ema is a per-step decay in [0, 1), got {ema}")
         if self.image_shape[0] % 4 or self.image_shape[1] % 4:
@@ -56,9 +58,13 @@ class DCGAN(keras.Model):
 
     def _generator(self, name):
         (h, w, channels), filters = self.image_shape, self.filters
+        base = [layer for _ in range(self.base_convs) for layer in (
+            keras.layers.Conv2DTranspose(2 * filters, 3, padding="same", use_bias=False),
+            keras.layers.BatchNormalization(), keras.layers.ReLU())]
         return keras.Sequential([
             keras.layers.Dense(h // 4 * w // 4 * 2 * filters, use_bias=False),
             keras.layers.BatchNormalization(), keras.layers.ReLU(), keras.layers.Reshape((h // 4, w // 4, 2 * filters)),
+            *base,
             keras.layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=False),
             keras.layers.BatchNormalization(), keras.layers.ReLU(),
             keras.layers.Conv2DTranspose(channels, 4, strides=2, padding="same", activation="tanh", dtype="float32"),
@@ -144,12 +150,12 @@ class DCGAN(keras.Model):
     def get_config(self):
         return {**super().get_config(), "image_shape": self.image_shape, "noise_dim": self.noise_dim,
                 "filters": self.filters, "dropout": self.dropout, "label_smoothing": self.label_smoothing,
-                "ema": self.ema}
+                "ema": self.ema, "base_convs": self.base_convs}
 
 
 GAN_DEFAULTS = {**TRAINING_DEFAULTS, "epochs": 15, "batch_size": 128, "learning_rate": 2e-4, "beta_1": 0.5,
                 "lr_schedule": "constant", "noise_dim": 64, "filters": 32, "dropout": 0.3, "label_smoothing": 0.1,
-                "ema": 0.999, "judge_epochs": 3, "samples": 10000}  # the judge classifier's epochs; generated images it scores
+                "ema": 0.999, "base_convs": 0, "judge_epochs": 3, "samples": 10000}  # the judge classifier's epochs; generated images it scores
 GAN_SPACE = {
     "learning_rate": {"type": "float", "min": 5e-5, "max": 1e-3, "sampling": "log"},
     "noise_dim": {"type": "choice", "values": [32, 64, 100]},
@@ -159,7 +165,7 @@ GAN_SPACE = {
 
 def _dcgan(hp, info):
     return DCGAN(info.input_shape, noise_dim=hp["noise_dim"], filters=hp["filters"], dropout=hp["dropout"],
-                 label_smoothing=hp["label_smoothing"], ema=hp["ema"])
+                 label_smoothing=hp["label_smoothing"], ema=hp["ema"], base_convs=hp["base_convs"])
 
 
 @recipe(data=data.mnist, task="gan", hparams=GAN_DEFAULTS, search_space=GAN_SPACE)
