@@ -1,7 +1,8 @@
 """SGD with momentum, RMSprop, Adam and AdamW on `cnn_cifar10`, same epoch budget, one figure.
 
     python benchmarks/optimizers.py                 # 6 epochs each on ../shared/data/cifar10
-    python benchmarks/optimizers.py --epochs 10 --resume
+    python benchmarks/optimizers.py --epochs 15 --resume    # the recipe's own budget
+    python benchmarks/optimizers.py --precision float32
 
 Each optimizer trains `cnn_cifar10` with the recipe's other defaults and the
 learning rate usual for it (SGD 0.05 with Nesterov momentum 0.9, RMSprop 1e-3,
@@ -34,10 +35,11 @@ SETTINGS = {
 }
 
 
-def run(label: str, values: dict, epochs: int, out: Path, data_dir: str, resume: bool) -> dict:
-    run_dir = out / "runs" / f"optimizers-{values['optimizer']}-{epochs}ep"
+def run(label: str, values: dict, epochs: int, out: Path, data_dir: str, resume: bool, precision: str) -> dict:
+    run_dir = out / "runs" / f"optimizers-{values['optimizer']}-{epochs}ep-{precision}"
     cmd = [sys.executable, "-m", "zoo.train", "cnn_cifar10", "--epochs", str(epochs), "--run-dir", str(run_dir),
-           "--data-dir", data_dir] + [a for k, v in values.items() for a in ("--set", f"{k}={v}")]
+           "--data-dir", data_dir, "--precision", precision] + [a for k, v in values.items()
+                                                                  for a in ("--set", f"{k}={v}")]
     if not (run_dir / "metrics.json").is_file():
         if resume and run_dir.exists():
             cmd.append("--resume")
@@ -47,7 +49,8 @@ def run(label: str, values: dict, epochs: int, out: Path, data_dir: str, resume:
         history = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
     metrics = json.loads((run_dir / "metrics.json").read_text())
     return {"label": label, "settings": values, "run_dir": str(run_dir), "history": history,
-            "test_accuracy": metrics["test_accuracy"], "train_seconds": metrics["train_seconds"]}
+            "test_accuracy": metrics["test_accuracy"], "train_seconds": metrics["train_seconds"],
+            "precision": metrics["precision"]}
 
 
 def plot(rows: list[dict], path: Path, where: str) -> None:
@@ -74,16 +77,19 @@ def main() -> int:
     p.add_argument("--data-dir", default=str(SHARED_DATA / "cifar10"))
     p.add_argument("--out", default=str(HERE / "out"))
     p.add_argument("--resume", action="store_true", help="continue unfinished runs, reuse finished ones")
+    p.add_argument("--precision", default="auto", choices=["auto", "float32", "mixed_float16", "mixed_bfloat16"],
+                   help="passed to zoo.train; the table names the precision each run used")
     p.add_argument("--no-readme", action="store_true")
     args = p.parse_args()
-    rows = [run(label, values, args.epochs, Path(args.out), args.data_dir, args.resume)
+    rows = [run(label, values, args.epochs, Path(args.out), args.data_dir, args.resume, args.precision)
             for label, values in SETTINGS.items()]
     where, details = machine()
     results = HERE / "results"
     results.mkdir(exist_ok=True)
     plot(rows, results / "optimizers.png", where)
     lines = [f"Measured {time.strftime('%Y-%m-%d')} on {where} with `python benchmarks/optimizers.py`: "
-             f"`cnn_cifar10`, {args.epochs} epochs each, JPEG-lossy CIFAR-10 copy.", "",
+             f"`cnn_cifar10`, {args.epochs} epochs each, precision {rows[0]['precision']}, JPEG-lossy CIFAR-10 copy.",
+             "",
              "![validation accuracy per epoch for each optimizer](benchmarks/results/optimizers.png)", "",
              "| optimizer | settings | best val accuracy | test accuracy | train time (s) |", "|---|---|---|---|---|"]
     for r in rows:
