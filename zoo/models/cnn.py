@@ -189,8 +189,12 @@ def cnn_fashion_mnist(hp, info):
         **CLASSIFIER_DEFAULTS,
         "epochs": 15,
         "batch_size": 128,
-        "optimizer": "adam",
-        "learning_rate": 2e-3,
+        # SGD with Nesterov momentum beats Adam, AdamW and RMSprop at a fixed epoch budget here
+        # (benchmarks/optimizers.py): 81.0% against Adam's 79.5% in the 15 epochs (JPEG-lossy copy).
+        "optimizer": "sgd",
+        "learning_rate": 0.05,
+        "momentum": 0.9,
+        "nesterov": True,
         "warmup_epochs": 1.0,
         "filters": 16,  # 16-32-64 with two convolutions per block: as fast as one of 32-64-128, more accurate
         "blocks": 3,
@@ -206,6 +210,7 @@ def cnn_fashion_mnist(hp, info):
     search_space={
         **CNN_SPACE,
         **TRAINING_SPACE,
+        "learning_rate": {"type": "float", "min": 1e-4, "max": 0.2, "sampling": "log"},  # adaptive ones to SGD's
         "augment_cutout": {"type": "choice", "values": [0, 8, 16]},
     },
 )
