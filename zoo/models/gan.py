@@ -153,9 +153,9 @@ class DCGAN(keras.Model):
                 "ema": self.ema, "base_convs": self.base_convs}
 
 
-GAN_DEFAULTS = {**TRAINING_DEFAULTS, "epochs": 15, "batch_size": 128, "learning_rate": 2e-4, "beta_1": 0.5,
+GAN_DEFAULTS = {**TRAINING_DEFAULTS, "epochs": 40, "batch_size": 128, "learning_rate": 2e-4, "beta_1": 0.5,
                 "lr_schedule": "constant", "noise_dim": 64, "filters": 32, "dropout": 0.3, "label_smoothing": 0.1,
-                "ema": 0.999, "base_convs": 0, "judge_epochs": 3, "samples": 10000}  # the judge classifier's epochs; generated images it scores
+                "ema": 0.999, "base_convs": 1, "judge_epochs": 3, "samples": 10000}  # the judge classifier's epochs; generated images it scores
 GAN_SPACE = {
     "learning_rate": {"type": "float", "min": 5e-5, "max": 1e-3, "sampling": "log"},
     "noise_dim": {"type": "choice", "values": [32, 64, 100]},
