@@ -160,6 +160,7 @@ GAN_SPACE = {
     "learning_rate": {"type": "float", "min": 5e-5, "max": 1e-3, "sampling": "log"},
     "noise_dim": {"type": "choice", "values": [32, 64, 100]},
     "filters": {"type": "choice", "values": [16, 32, 64]},
+    "base_convs": {"type": "choice", "values": [0, 1, 2]},
 }
 
 
