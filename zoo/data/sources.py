@@ -240,11 +240,20 @@ def hold_out(labels, fraction: float, name_of) -> tuple[list[int], list[int]]:
 def array_pipeline(x, y, *, batch_size: int, training: bool, seed: int, dtype=None, augment=None):
     """In-memory arrays -> batched tf.data pipeline (training: shuffled each epoch with `seed`); inputs are cast to
     `dtype` after batching (uint8 pixels -> float32 0..255); `augment(inputs, key)` runs on train batches only,
-    `key` being a stateless seed (two int64) drawn per batch from `seed`."""
+    `key` being a stateless seed (two int64) drawn per batch from `seed`.
+
+    Training shuffles indices and gathers each batch from the arrays: a shuffle buffer of 54,000 scalars refills in
+    milliseconds, where one of 54,000 image tensors held the first batch of an epoch for up to 8 s on a 2-core CPU
+    (a third of cnn_mnist's epoch)."""
     import tensorflow as tf
 
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).cache()
-    return _batched(ds, len(x), batch_size=batch_size, training=training, seed=seed, dtype=dtype, augment=augment)
+    inputs, labels = tf.constant(x), tf.constant(y)
+    ds = tf.data.Dataset.range(len(x))
+    if training:
+        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size).map(lambda i: (tf.gather(inputs, i), tf.gather(labels, i)),
+                                  num_parallel_calls=tf.data.AUTOTUNE)
+    return _augmented(ds, training=training, seed=seed, dtype=dtype, augment=augment)
 
 
 def dataset_pipeline(paths, labels, decode, *, batch_size: int, training: bool, seed: int, augment=None):
@@ -264,11 +273,23 @@ def _batched(ds, n: int, *, batch_size: int, training: bool, seed: int, dtype=No
 
     if training:
         ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
+    return _augmented(ds.batch(batch_size), training=training, seed=seed, dtype=dtype, augment=augment)
+
+
+def _augmented(ds, *, training: bool, seed: int, dtype=None, augment=None):
+    """Batches -> cast to `dtype`, augmented (training only), prefetched."""
+    import tensorflow as tf
+
     if dtype is not None:
         ds = ds.map(lambda a, b: (tf.cast(a, dtype), b), num_parallel_calls=tf.data.AUTOTUNE)
     if training and augment is not None:
         keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
         ds = tf.data.Dataset.zip(ds, keys).map(lambda batch, key: (augment(batch[0], key), batch[1]),
                                                num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    # No tf.data autotuning: its thread sleeps up to 10 s between rounds and deleting an iterator (Keras does at
+    # every epoch's end) waits for it to wake, which held some epochs' first batch 8-10 s on 2-core CPUs (cnn_mnist:
+    # 20 s epochs instead of 11). Without it, parallel maps use one call per core, which keeps these in-memory
+    # pipelines many times ahead of the model (benchmarks/pipeline.py).
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.prefetch(2).with_options(options)
