@@ -8,6 +8,7 @@
 import keras
 
 from zoo import data
+from zoo.errors import UsageError
 from zoo.models.layers import classifier_head, input_scaling, kernel_regularizer
 from zoo.registry import recipe
 from zoo.tasks import CLASSIFIER_DEFAULTS, CLASSIFIER_SPACE, TRAINING_SPACE
@@ -17,6 +18,8 @@ from zoo.tasks import CLASSIFIER_DEFAULTS, CLASSIFIER_SPACE, TRAINING_SPACE
 class ConvNet(keras.Model):
     """`blocks` x [`convs_per_block` x (Conv3x3 -> BatchNorm -> ReLU) -> MaxPool2], filters doubling
     per block from `filters`; then Flatten -> Dropout -> Dense(`dense_units`) -> Dropout -> softmax.
+    `padding="valid"` lets each convolution shrink its map by two pixels (28 -> 26 -> 13 -> 11 -> 5 on
+    MNIST, as keras-io's convnet does): about half the work of "same" on small images.
     Inputs are raw 0..255 pixels, standardised per channel by `mean` / `std` when given, else divided
     by 255; `l1` / `l2` penalise every kernel.
     """
@@ -30,6 +33,7 @@ class ConvNet(keras.Model):
         dense_units=128,
         dropout=0.3,
         batch_norm=True,
+        padding="same",
         l1=0.0,
         l2=0.0,
         mean=None,
@@ -44,6 +48,7 @@ class ConvNet(keras.Model):
         self.dense_units = dense_units
         self.dropout = dropout
         self.batch_norm = batch_norm
+        self.padding = padding
         self.l1 = l1
         self.l2 = l2
         self.mean = None if mean is None else [float(m) for m in mean]
@@ -53,7 +58,7 @@ class ConvNet(keras.Model):
         for b in range(blocks):
             for c in range(convs_per_block):
                 self.features.append(
-                    keras.layers.Conv2D(filters * 2**b, 3, padding="same", use_bias=not batch_norm,
+                    keras.layers.Conv2D(filters * 2**b, 3, padding=padding, use_bias=not batch_norm,
                                         kernel_regularizer=kernel_regularizer(l1, l2), name=f"conv{b}_{c}")
                 )
                 if batch_norm:
@@ -92,6 +97,7 @@ class ConvNet(keras.Model):
             "dense_units": self.dense_units,
             "dropout": self.dropout,
             "batch_norm": self.batch_norm,
+            "padding": self.padding,
             "l1": self.l1,
             "l2": self.l2,
             "mean": self.mean,
@@ -100,6 +106,14 @@ class ConvNet(keras.Model):
 
 
 def _convnet(hp, info, standardise_inputs=False):
+    if hp["padding"] == "valid":
+        side = min(info.input_shape[:2])
+        for _ in range(hp["blocks"]):
+            side = (side - 2 * hp["convs_per_block"]) // 2
+        if side < 1:
+            raise UsageError(f"padding=valid with {hp['blocks']} blocks of {hp['convs_per_block']} convolutions shrinks "
+                             f"{info.input_shape[0]}x{info.input_shape[1]} images to nothing; use padding=same or "
+                             "fewer blocks / convolutions")
     standardise = dict(mean=info.channel_mean, std=info.channel_std) if standardise_inputs else {}
     return ConvNet(
         num_classes=info.num_classes,
@@ -109,6 +123,7 @@ def _convnet(hp, info, standardise_inputs=False):
         dense_units=hp["dense_units"],
         dropout=hp["dropout"],
         batch_norm=hp["batch_norm"],
+        padding=hp["padding"],
         l1=hp["l1"],
         l2=hp["l2"],
         **standardise,
@@ -129,15 +144,16 @@ CNN_SPACE = {
     task="classification",
     hparams={
         **CLASSIFIER_DEFAULTS,
-        "epochs": 8,
+        "epochs": 10,
         "batch_size": 128,
         "learning_rate": 3e-3,
-        "filters": 32,
+        "filters": 16,
         "blocks": 2,
         "convs_per_block": 1,
         "dense_units": 128,
-        "dropout": 0.3,
+        "dropout": 0.15,
         "batch_norm": False,  # BatchNorm in bfloat16 runs ~6x slower on CPU; this net trains well without it
+        "padding": "valid",
         "augment_translate": 0.08,
         "augment_flip": False,
     },
@@ -165,6 +181,7 @@ def cnn_mnist(hp, info):
         "dense_units": 256,
         "dropout": 0.25,
         "batch_norm": False,
+        "padding": "same",
         "augment_translate": 0.05,
         "augment_flip": True,
     },
@@ -202,6 +219,7 @@ def cnn_fashion_mnist(hp, info):
         "dense_units": 128,
         "dropout": 0.0,  # crop + flip already regularise more than this small network needs (train < val)
         "batch_norm": True,
+        "padding": "same",
         "augment_translate": 0.0,
         "augment_crop": 4,
         "augment_flip": True,

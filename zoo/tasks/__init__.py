@@ -62,7 +62,8 @@ TRAINING_SPACE: dict[str, dict[str, Any]] = {
 }
 
 CHOICES = {"optimizer": OPTIMIZERS, "lr_schedule": SCHEDULES, "shortcut": ("A", "B"),
-           "positions": ("learned", "sine", "none"), "truncating": ("post", "pre")}  # checked when hyperparameters are resolved
+           "positions": ("learned", "sine", "none"), "truncating": ("post", "pre"),
+           "padding": ("same", "valid")}  # checked when hyperparameters are resolved
 
 
 from zoo.tasks.classification import ClassificationTask  # noqa: E402
