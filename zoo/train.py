@@ -18,7 +18,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 from zoo import runs
 from zoo.errors import RunDirError, TrainingDiverged, UsageError, run_cli
@@ -48,12 +48,14 @@ def train(
     verbose: Optional[int] = None,
     log: Callable[[str], None] = print,
     command: Optional[str] = None,
+    callbacks: Sequence[Any] = (),
 ) -> TrainResult:
     """Train `recipe_name` end to end; the library form of `python -m zoo.train`.
 
     `precision` (default "auto"), `seed` (default 0) and `deterministic` (default False) left as None take their
     defaults in a new run and the run's saved values with `resume`; given with `resume`, they (like `overrides` and
     `config`) must equal the saved values, so the command that started a run continues it with `--resume` added.
+    `callbacks` are Keras callbacks called after the run's own (benchmarks use one to score every epoch).
     """
     from zoo import hparams as hparams_lib
     from zoo import finetune, registry, runtime
@@ -147,6 +149,7 @@ def train(
         guard,
         checkpoint,
         keras.callbacks.TensorBoard(log_dir=str(folder / "tensorboard"), write_graph=False, profile_batch=0),
+        *callbacks,
     ]
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
