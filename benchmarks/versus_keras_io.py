@@ -33,6 +33,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from keras_io_baseline import build_model  # noqa: E402
 from train import machine, save  # noqa: E402
 
 THROUGHPUT_RATIO = 1.5  # issue #13: cnn_mnist's training throughput >= 1.5x the reference's ...
@@ -87,17 +88,7 @@ def run_keras_io(precision: str, seed: int, data_dir: str | None, epochs: int) -
     x_train = x_train.astype("float32") / 255
     x_test = x_test.astype("float32") / 255
     keras.utils.set_random_seed(seed)
-    model = keras.Sequential([
-        keras.Input(shape=(28, 28, 1)),
-        keras.layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
-        keras.layers.MaxPooling2D(pool_size=(2, 2)),
-        keras.layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
-        keras.layers.MaxPooling2D(pool_size=(2, 2)),
-        keras.layers.Flatten(),
-        keras.layers.Dropout(0.5),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
-    model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    model = build_model()
     probe = epoch_probe(x_test, y_test, print)
     model.fit(x_train, keras.utils.to_categorical(y_train, 10), batch_size=128, epochs=epochs,
               validation_split=0.1, verbose=2, callbacks=[probe])
