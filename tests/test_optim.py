@@ -95,3 +95,23 @@ def test_new_keys_are_type_checked_and_searchable():
             resolve(r.name, r.hparams, overrides=bad)
     assert set(TRAINING_SPACE) <= set(r.search_space) and set(TRAINING_SPACE) <= set(zoo.get("resnet20_cifar10")
                                                                                       .search_space)
+
+
+def test_valid_padding_shrinks_the_maps_and_is_refused_where_it_leaves_nothing():
+    from zoo.data import DataInfo
+
+    def info(shape):
+        return DataInfo(name="x", input_shape=shape, class_names=tuple("abc"), num_train=1, num_val=1, num_test=1,
+                        source="x", channel_mean=(120.0,) * shape[-1], channel_std=(60.0,) * shape[-1])
+
+    r = zoo.get("cnn_mnist")
+    model = r.build(resolve(r.name, r.hparams, overrides={"padding": "valid"}), info((28, 28, 1)))
+    model(np.zeros((1, 28, 28, 1), "float32"))
+    assert model.dense.kernel.shape[0] == 5 * 5 * 2 * r.hparams["filters"]  # 28 -> 26 -> 13 -> 11 -> 5
+    assert model.get_config()["padding"] == "valid"
+    with pytest.raises(UsageError, match="'padding' must be one of same, valid, got 'full'"):
+        resolve(r.name, r.hparams, overrides={"padding": "full"})
+    c = zoo.get("cnn_cifar10")  # 3 blocks of 2 valid convolutions: 32 -> 14 -> 5 -> 0
+    with pytest.raises(UsageError, match="padding=valid with 3 blocks of 2 convolutions shrinks 32x32 images to "
+                                         "nothing; use padding=same"):
+        c.build(resolve(c.name, c.hparams, overrides={"padding": "valid"}), info((32, 32, 3)))
