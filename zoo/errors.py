@@ -27,6 +27,10 @@ class RunDirError(ZooError):
     """A run folder that is missing, incomplete, corrupt or already exists."""
 
 
+class WorkerLost(ZooError):
+    """A multi-worker run lost one of its processes; the run folder keeps the last finished epoch."""
+
+
 class TrainingDiverged(ZooError):
     """The loss became NaN or infinite."""
 

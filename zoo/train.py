@@ -6,6 +6,8 @@
     python -m zoo.train cnn_fashion_mnist --config best_hparams.json --run-dir runs/fashion-best
     python -m zoo.train cnn_mnist --resume                      # continue the newest unfinished run
     python -m zoo.train cnn_mnist --resume --run-dir runs/cnn_mnist/20261122-213000
+    TF_CONFIG='{"cluster": {"worker": ["a:2222", "b:2222"]}, "task": {"type": "worker", "index": 0}}' \
+        python -m zoo.train cnn_mnist --strategy multi_worker --run-dir /shared/runs/mw   # on each machine
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 from zoo import runs
 from zoo.errors import RunDirError, TrainingDiverged, UsageError, run_cli
+from zoo.distribute import STRATEGIES
 from zoo.runtime import PRECISIONS
 
 
@@ -49,6 +52,7 @@ def train(
     log: Callable[[str], None] = print,
     command: Optional[str] = None,
     callbacks: Sequence[Any] = (),
+    strategy: Optional[str] = None,
 ) -> TrainResult:
     """Train `recipe_name` end to end; the library form of `python -m zoo.train`.
 
@@ -56,12 +60,18 @@ def train(
     defaults in a new run and the run's saved values with `resume`; given with `resume`, they (like `overrides` and
     `config`) must equal the saved values, so the command that started a run continues it with `--resume` added.
     `callbacks` are Keras callbacks called after the run's own (benchmarks use one to score every epoch).
+    `strategy` (default "auto") is one of `zoo.distribute.STRATEGIES`; a resumed run may use another.
     """
     from zoo import hparams as hparams_lib
-    from zoo import finetune, registry, runtime
+    from zoo import distribute, finetune, registry, runtime
     from zoo.tasks import get_task
 
     recipe = registry.get(recipe_name)
+    task = get_task(recipe.task)
+    if strategy == "multi_worker" and not run_dir:
+        raise UsageError("--strategy multi_worker needs --run-dir DIR, the same on every worker and on storage they "
+                         "all see: the chief writes the run there and a restarted worker resumes from it")
+    dist = distribute.make(strategy or "auto", task.replicable, log=log)
     if resume and init_from:
         raise UsageError("--init-from starts a new run; a resumed run continues from its own checkpoint")
     if resume:
@@ -74,14 +84,14 @@ def train(
         hp = hparams_lib.resolve(recipe.name, recipe.hparams, saved["hparams"])
         _check_resume_matches(recipe, hp, saved, config, overrides, precision, seed, deterministic)
         precision, seed, deterministic = saved["precision"], saved["seed"], saved.get("deterministic", False)
-        for leftover in runs.clean_temporaries(folder):
+        for leftover in runs.clean_temporaries(folder) if dist.chief else ():
             log(f"removed {leftover.name}, left by the interrupted run")
     else:
         hp = hparams_lib.resolve(recipe.name, recipe.hparams, config, overrides)
         precision = runtime.resolve_precision(precision or "auto")
         seed = seed or 0
         deterministic = bool(deterministic)
-        if run_dir:
+        if run_dir and dist.chief:
             runs.check_run_dir_free(run_dir)
         folder = None
         saved = None
@@ -98,21 +108,27 @@ def train(
         data = recipe.data(hp, data_dir=data_dir, seed=seed, files=init_source[2] if init_source else None)
     else:  # a resumed run encodes its inputs with the files it derived when it started (its vocabulary)
         data = runs.load_data(folder, saved, recipe, hp, data_dir)
+    if dist.workers > 1:
+        data = dataclasses.replace(data, train=distribute.shard_by_data(data.train),
+                                   val=distribute.shard_by_data(data.val))
     info = data.info
-    task = get_task(recipe.task)
     steps_per_epoch = math.ceil(info.num_train / hp["batch_size"])
 
     import keras
     import numpy as np
 
-    model = recipe.build(hp, info)
-    model(np.zeros((1, *info.input_shape), dtype=info.input_dtype))  # build the variables
-    initialised = finetune.copy_weights(model, init_source[0]) if init_source else None
-    if hp.get("freeze_backbone"):
-        finetune.freeze_backbone(model)
-    task.compile(model, hp, steps_per_epoch)
-    if saved is None:  # everything checked: only now create the run folder
+    with dist.scope():  # variables are created (mirrored across replicas) and the optimizer is made inside it
+        model = recipe.build(hp, info)
+        model(np.zeros((1, *info.input_shape), dtype=info.input_dtype))  # build the variables
+        initialised = finetune.copy_weights(model, init_source[0]) if init_source else None
+        if hp.get("freeze_backbone"):
+            finetune.freeze_backbone(model)
+        task.compile(model, hp, steps_per_epoch)
+    if not dist.chief:  # the run folder is the chief's: this worker writes into a scratch copy of it
+        folder = distribute.worker_folder(run_dir, resume)
+    elif saved is None:  # everything checked: only now create the run folder
         folder = runs.claim_run_dir(run_dir) if run_dir else runs.new_run_dir(runs_root, recipe.name)
+    if saved is None:
         runs.write_json(folder / runs.HPARAMS, {
             "recipe": recipe.name,
             "task": recipe.task,
@@ -120,6 +136,7 @@ def train(
             "precision": precision,
             "seed": seed,
             "deterministic": deterministic,
+            "distribution": dist.to_json(hp["batch_size"]),
             "data": info.to_json(),
             **({"init_from": initialised} if initialised else {}),
             "versions": runtime.versions(),
@@ -138,6 +155,7 @@ def train(
             + (f"; layers initialised afresh: {', '.join(initialised['layers_rebuilt'])}"
                if initialised["layers_rebuilt"] else ""))
     log(f"model: {type(model).__name__}, {model.count_params():,} parameters; precision {precision}; seed {seed}")
+    log(dist.describe(hp["batch_size"]))
 
     from zoo.callbacks import NaNGuard, RunCheckpoint
 
@@ -153,8 +171,13 @@ def train(
     ]
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
-    model.fit(data.train, validation_data=data.val, epochs=hp["epochs"], callbacks=callbacks, verbose=verbose,
-              shuffle=False)  # the pipeline shuffles, with the run's seed
+    with distribute.worker_loss_explained(dist, run_dir):
+        model.fit(data.train, validation_data=data.val, epochs=hp["epochs"], callbacks=callbacks, verbose=verbose,
+                  shuffle=False)  # the pipeline shuffles, with the run's seed
+    if not dist.chief:
+        shutil.rmtree(folder, ignore_errors=True)
+        log(f"worker finished; the chief writes the run folder {run_dir}")
+        return TrainResult(Path(run_dir), {}, hp)
     state = checkpoint.state
     if guard.where is not None:
         epoch, step = guard.where
@@ -183,6 +206,7 @@ def train(
         if state["fit_seconds"] else None,
         "params": int(best.count_params()),
         "precision": precision,
+        **({"replica_batch": model._zoo_replica_batch} if getattr(model, "_zoo_replica_batch", None) else {}),
     }
     runs.write_json(folder / runs.METRICS, metrics)
     shutil.rmtree(folder / runs.BACKUP, ignore_errors=True)
@@ -276,6 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init-from", metavar="RUN_DIR", help="start from a finished run's weights (same recipe): "
                    "every matching weight is copied, the classifier head rebuilt when the number of classes differs; "
                    "add --set freeze_backbone=true to train the head only")
+    p.add_argument("--strategy", choices=STRATEGIES, help="auto (default): every GPU of this machine when it has "
+                   "several, else one device; mirrored: one replica per local GPU; multi_worker: this process is one "
+                   "worker of the cluster in $TF_CONFIG (start each with the same command and --run-dir). "
+                   "batch_size is the global batch, split across replicas")
     p.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
     return p
 
@@ -315,6 +343,7 @@ def main(argv=None) -> int:
             deterministic=args.deterministic,
             resume=args.resume,
             init_from=args.init_from,
+            strategy=args.strategy,
             command=" ".join(["python -m zoo.train", *(argv if argv is not None else sys.argv[1:])]),
         )
 

@@ -9,6 +9,7 @@ A task object owns everything that differs between kinds of model:
     callbacks(folder, data, hp, log)                        per-epoch work (a GAN's scores and sample grid)
     export_parts(model, data)                               the graphs export writes, each with its checks
     prunable                                                whether export --prune can fine-tune it
+    replicable                                              whether its training step may run on several replicas
 
 Every recipe of one kind shares its training hyperparameters and writes the same
 `metrics.json` keys, so runs compare across recipes. A new kind is one more entry in

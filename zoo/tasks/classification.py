@@ -23,6 +23,7 @@ class ClassificationTask(Task):
     mode = "max"
     objectives = {"val_accuracy": "max", "val_loss": "min", "accuracy": "max", "loss": "min"}  # for tuning
     gives_labels = True
+    replicable = True  # a compiled Keras loss: `--strategy mirrored|multi_worker` split its batches
 
     def compile(self, model, hp: Mapping[str, Any], steps_per_epoch: int) -> None:
         model.compile(
