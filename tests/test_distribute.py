@@ -4,7 +4,6 @@ started the way the README tells a user to (one `python -m zoo.train` per worker
 import csv
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -23,20 +22,9 @@ SMALL = ["mlp_mnist", "--set", "units=64", "--set", "depth=1", "--set", "dropout
          "--batch-size", "64", "--precision", "float32"]
 
 
-def free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("localhost", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
-def start_worker(index, ports, args, tmp_path, tag):
+def start_worker(index, cluster, args, tmp_path, tag):
     env = {**os.environ, "TMPDIR": str(tmp_path / f"tmp{index}"), "TF_CPP_MIN_LOG_LEVEL": "2",
-           "TF_CONFIG": json.dumps({"cluster": {"worker": [f"localhost:{p}" for p in ports]},
-                                    "task": {"type": "worker", "index": index}})}
+           "TF_CONFIG": cluster[index]}
     (tmp_path / f"tmp{index}").mkdir(exist_ok=True)
     log = open(tmp_path / f"{tag}-worker{index}.log", "w")
     return subprocess.Popen([sys.executable, "-m", "zoo.train", *args, "--strategy", "multi_worker"], cwd=ROOT,
@@ -64,11 +52,12 @@ def test_two_workers_split_the_batch_match_one_process_only_the_chief_writes_and
     # 1. A whole two-worker run.
     two = tmp_path / "two"
     args = [*SMALL, "--epochs", "3", "--data-dir", str(data), "--run-dir", str(two)]
-    ports = free_ports(2)
-    codes, logs = finish([start_worker(i, ports, args, tmp_path, "two") for i in range(2)], tmp_path, "two")
+    cluster = distribute.localhost_cluster(2)
+    codes, logs = finish([start_worker(i, cluster, args, tmp_path, "two") for i in range(2)], tmp_path, "two")
     assert codes == [0, 0], "\n".join(log[-2000:] for log in logs)
     assert "2 workers, 2 replicas; each step splits the global batch of 64 into 32 examples per replica" in logs[0]
-    assert f"worker finished; the chief writes the run folder {two}" in logs[1]
+    assert f"worker finished training; the chief evaluates the run and writes {two}" in logs[1]
+    assert not any("unhealthy" in log or "crashed" in log for log in logs)  # the workers left together
     metrics = json.loads((two / "metrics.json").read_text())
     reference = json.loads((one / "metrics.json").read_text())
     assert metrics["replica_batch"] == 32  # measured on the first batch a replica received
@@ -86,8 +75,8 @@ def test_two_workers_split_the_batch_match_one_process_only_the_chief_writes_and
     # 2. Worker 1 killed in the second epoch: the chief stops with a one-line error; restarted, both resume.
     killed = tmp_path / "killed"
     args = [*SMALL, "--epochs", "4", "--data-dir", str(data), "--run-dir", str(killed)]
-    ports = free_ports(2)
-    procs = [start_worker(i, ports, args, tmp_path, "killed") for i in range(2)]
+    cluster = distribute.localhost_cluster(2)
+    procs = [start_worker(i, cluster, args, tmp_path, "killed") for i in range(2)]
     deadline = time.time() + 180
     while not (killed / "backup" / "state.json").exists() and time.time() < deadline:
         time.sleep(0.05)
@@ -100,8 +89,8 @@ def test_two_workers_split_the_batch_match_one_process_only_the_chief_writes_and
     finished = json.loads((killed / "backup" / "state.json").read_text())["epoch"]
     assert 1 <= finished < 4
 
-    ports = free_ports(2)
-    codes, logs = finish([start_worker(i, ports, [*args, "--resume"], tmp_path, "resumed") for i in range(2)],
+    cluster = distribute.localhost_cluster(2)
+    codes, logs = finish([start_worker(i, cluster, [*args, "--resume"], tmp_path, "resumed") for i in range(2)],
                          tmp_path, "resumed")
     assert codes == [0, 0], "\n".join(log[-2000:] for log in logs)
     assert f"Epoch {finished + 1}/4" in logs[1] and f"Epoch {finished}/4" not in logs[1]  # the worker resumed too

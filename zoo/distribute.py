@@ -43,6 +43,14 @@ class Distribution:
     def scope(self):
         return self.strategy.scope()
 
+    def barrier(self) -> None:
+        """Wait for every worker (a tiny all-reduce), so none leaves while another still needs the cluster: a
+        worker that exits early is reported by the coordination service as crashed."""
+        if self.workers > 1:
+            import tensorflow as tf
+
+            self.strategy.reduce("SUM", self.strategy.run(lambda: tf.constant(1.0)), axis=None)
+
     def describe(self, global_batch: int) -> str:
         if self.replicas == 1 and self.workers == 1:
             return f"strategy {self.name}: one replica, batch {global_batch}"
@@ -71,6 +79,20 @@ def tf_config() -> dict:
         raise UsageError(f"$TF_CONFIG is not a valid cluster description ({type(e).__name__}: {e}); it needs "
                          '{"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": N}}') from None
     return config
+
+
+def localhost_cluster(workers: int) -> list[str]:
+    """$TF_CONFIG for each of `workers` processes on this machine (free ports found now): trying multi-worker
+    training, benchmarks and tests."""
+    import socket
+
+    sockets = [socket.socket() for _ in range(workers)]
+    for s in sockets:
+        s.bind(("localhost", 0))
+    hosts = [f"localhost:{s.getsockname()[1]}" for s in sockets]
+    for s in sockets:
+        s.close()
+    return [json.dumps({"cluster": {"worker": hosts}, "task": {"type": "worker", "index": i}}) for i in range(workers)]
 
 
 def is_chief(config: dict) -> bool:

@@ -176,7 +176,9 @@ def train(
                   shuffle=False)  # the pipeline shuffles, with the run's seed
     if not dist.chief:
         shutil.rmtree(folder, ignore_errors=True)
-        log(f"worker finished; the chief writes the run folder {run_dir}")
+        log(f"worker finished training; the chief evaluates the run and writes {run_dir}")
+        with distribute.worker_loss_explained(dist, run_dir):
+            dist.barrier()  # leave together with the chief
         return TrainResult(Path(run_dir), {}, hp)
     state = checkpoint.state
     if guard.where is not None:
@@ -213,6 +215,7 @@ def train(
     log(report_text)
     log(f"{task.summary(metrics)}; {metrics['epochs_run']} epochs in {metrics['train_seconds']:.1f}s")
     log(f"run folder: {folder}")
+    dist.barrier()  # the other workers wait for this one to finish before they leave
     return TrainResult(folder, metrics, hp)
 
 
