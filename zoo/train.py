@@ -6,8 +6,8 @@
     python -m zoo.train cnn_fashion_mnist --config best_hparams.json --run-dir runs/fashion-best
     python -m zoo.train cnn_mnist --resume                      # continue the newest unfinished run
     python -m zoo.train cnn_mnist --resume --run-dir runs/cnn_mnist/20261122-213000
-    TF_CONFIG='{"cluster": {"worker": ["a:2222", "b:2222"]}, "task": {"type": "worker", "index": 0}}' \
-        python -m zoo.train cnn_mnist --strategy multi_worker --run-dir /shared/runs/mw   # on each machine
+    python -m zoo.train cnn_mnist --strategy multi_worker --run-dir /shared/runs/mw   # on each machine, with
+        # TF_CONFIG='{"cluster": {"worker": ["a:2222", "b:2222"]}, "task": {"type": "worker", "index": 0}}'
 """
 
 from __future__ import annotations
