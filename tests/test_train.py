@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import write_mnist_like
+import zoo
 from zoo import callbacks, evaluate, runs, runtime, train
 from zoo.errors import TrainingDiverged
 
@@ -297,6 +298,7 @@ def test_mixed_precision_run_saves_a_model_with_float32_outputs(tmp_path, mnist_
 
 def test_show_prints_final_hparams_and_space_without_training(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    code, out, _ = run_cli(train.main, ["cnn_mnist", "--show", "--set", "dropout=0.1"], capsys)
-    assert code == 0 and "dropout                  0.1  (default 0.3)  type=float" in out
+    default = zoo.get("cnn_mnist").hparams["dropout"]
+    code, out, _ = run_cli(train.main, ["cnn_mnist", "--show", "--set", "dropout=0.45"], capsys)
+    assert code == 0 and f"dropout                  0.45  (default {default!r})  type=float" in out
     assert "learning_rate" in out and not (tmp_path / "runs").exists()

@@ -1,0 +1,144 @@
+"""The training step alone, per variant: how default choices were made for speed (issue #13, item 1).
+
+    python benchmarks/step_speed.py                                   # cnn_mnist: defaults, the old defaults, keras-io
+    python benchmarks/step_speed.py cnn_fashion_mnist --variant "f16=filters=16" --variant "valid=padding=valid"
+    python benchmarks/step_speed.py cnn_mnist --precisions float32 mixed_bfloat16 --jit both
+
+Each variant is the recipe with some `--set`-style overrides. For every variant, precision
+and XLA setting (`jit_compile`), the model is built and compiled as training builds it,
+one real training batch is put in memory, and `--steps` optimizer steps are timed after a
+warm-up (the input pipeline and callbacks are not in it: benchmarks/pipeline.py measures
+those). The keras-io "Simple MNIST convnet" (benchmarks/keras_io_baseline.py) is timed the
+same way beside cnn_mnist. Writes benchmarks/results/step_speed.{json,md} and the README
+text between the `results:step_speed` markers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from train import machine, save  # noqa: E402
+
+# cnn_mnist before issue #13 (32-64 same-padded convolutions, dropout 0.3): the variant its new defaults replaced
+OLD_CNN_MNIST = "before=filters=32,padding=same,dropout=0.3"
+KERAS_IO = "keras_io"  # the keras-io "Simple MNIST convnet", as cnn_mnist's reference
+
+
+def parse_variant(text: str) -> tuple[str, dict]:
+    """`label=key=value,key=value` -> (label, overrides); `defaults` is the recipe as registered."""
+    from zoo.hparams import parse_overrides
+
+    label, _, sets = text.partition("=")
+    return label, parse_overrides([s for s in sets.split(",") if s]) if sets else {}
+
+
+def time_steps(name: str, overrides: dict, precision: str, jit: bool, steps: int) -> float:
+    """Training examples per second of `steps` optimizer steps on one in-memory batch."""
+    import numpy as np
+
+    import zoo
+    from zoo import runtime
+    from zoo.hparams import resolve
+    from zoo.tasks import get_task
+
+    reference = name == KERAS_IO
+    name = "cnn_mnist" if reference else name  # the reference trains on cnn_mnist's batches (batch 128, MNIST)
+    recipe = zoo.get(name)
+    hp = resolve(name, recipe.hparams, overrides=overrides)
+    runtime.set_precision(precision)
+    runtime.seed_everything(0)
+    data = recipe.data(hp, seed=0)
+    x, y = next(iter(data.train))
+    if reference:
+        from keras_io_baseline import build_model
+
+        model = build_model()  # compiled as published
+        model.jit_compile = jit
+        x, y = np.asarray(x, "float32") / 255.0, np.eye(10, dtype="float32")[np.asarray(y)]
+    else:
+        model = recipe.build(hp, data.info)
+        model(np.zeros((1, *data.info.input_shape), "float32"))
+        get_task(recipe.task).compile(model, hp, math.ceil(data.info.num_train / hp["batch_size"]))
+        model.jit_compile = jit
+    for _ in range(5):
+        model.train_on_batch(x, y)
+    start = time.perf_counter()
+    for _ in range(steps):
+        model.train_on_batch(x, y)
+    return steps * len(x) / (time.perf_counter() - start)
+
+
+def child(args) -> int:
+    """One measurement in this (fresh) process: prints its JSON line."""
+    name, label, sets, precision, jit, steps = args
+    overrides = parse_variant(f"{label}={sets}")[1]
+    rate = time_steps(name, overrides, precision, jit == "on", int(steps))
+    print("RESULT " + json.dumps({"examples_per_second": rate}), flush=True)
+    return 0
+
+
+def measure(name, label, sets, precision, jit, steps) -> float:
+    """Each measurement in a fresh process: precision policies and XLA caches do not leak between variants."""
+    out = subprocess.run([sys.executable, __file__, "--child", name, label, sets, precision, jit, str(steps)],
+                         capture_output=True, text=True)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
+    if out.returncode or not lines:
+        raise SystemExit(f"{name} {label} {precision} jit={jit} failed:\n{out.stderr[-3000:]}")
+    return json.loads(lines[-1][7:])["examples_per_second"]
+
+
+def table(rows: list[dict], where: str, steps: int) -> str:
+    lines = [f"Measured {time.strftime('%Y-%m-%d')} on {where} with `python benchmarks/step_speed.py`: training "
+             f"examples per second of {steps} optimizer steps on one in-memory batch (no input pipeline), each in a "
+             "fresh process.", "",
+             "| recipe | variant | overrides | precision | XLA | examples/s |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| `{r['recipe']}` | {r['variant']} | {r['overrides'] or '(defaults)'} | {r['precision']} | "
+                     f"{'on' if r['jit'] == 'on' else 'off'} | {r['examples_per_second']:,.0f} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        return child(sys.argv[2:])
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("recipe", nargs="?", default="cnn_mnist")
+    p.add_argument("--variant", action="append", metavar="LABEL=KEY=VALUE,...",
+                   help="a variant of the recipe (repeatable); default: its defaults, and for cnn_mnist "
+                        "its pre-#13 defaults")
+    p.add_argument("--precisions", nargs="+", default=["float32"])
+    p.add_argument("--jit", choices=("off", "on", "both"), default="both", help="XLA jit_compile (default both)")
+    p.add_argument("--steps", type=int, default=60)
+    p.add_argument("--no-readme", action="store_true")
+    args = p.parse_args()
+    variants = args.variant or (["defaults="] + ([OLD_CNN_MNIST] if args.recipe == "cnn_mnist" else []))
+    jits = ["off", "on"] if args.jit == "both" else [args.jit]
+    rows = []
+    targets = [(args.recipe, v) for v in variants]
+    if args.recipe == "cnn_mnist":
+        targets.append((KERAS_IO, "keras-io="))
+    for name, variant in targets:
+        label, _, sets = variant.partition("=")
+        for precision in args.precisions:
+            for jit in jits:
+                rate = measure(name, label, sets, precision, jit, args.steps)
+                rows.append({"recipe": name, "variant": label, "overrides": sets, "precision": precision, "jit": jit,
+                             "examples_per_second": rate})
+                print(json.dumps(rows[-1]), flush=True)
+    where, details = machine()
+    save("step_speed", table(rows, where, args.steps), {"machine": where, "machine_details": details,
+                                                        "date": time.strftime("%Y-%m-%d"), "rows": rows},
+         readme=not args.no_readme)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
