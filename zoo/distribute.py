@@ -49,7 +49,11 @@ class Distribution:
         if self.workers > 1:
             import tensorflow as tf
 
-            self.strategy.reduce("SUM", self.strategy.run(lambda: tf.constant(1.0)), axis=None)
+            @tf.function  # run eagerly, a collective prints TensorFlow's "significant overhead" warning
+            def everyone():
+                return self.strategy.run(lambda: tf.constant(1.0))
+
+            self.strategy.reduce("SUM", everyone(), axis=None)
 
     def describe(self, global_batch: int) -> str:
         if self.replicas == 1 and self.workers == 1:
