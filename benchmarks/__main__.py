@@ -27,15 +27,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from train import headline, machine, run_recipe, update_readme  # noqa: E402
+from train import export_run, headline, machine, run_recipe, update_readme  # noqa: E402
 
 RESULTS = HERE / "results.json"
 
@@ -44,11 +42,7 @@ def export_summary(run_dir: Path, resume: bool) -> dict:
     """Export `run_dir` (unless `resume` finds its report) and summarise its first graph's float32 and int8 files."""
     report_path = run_dir / "export" / "report.json"
     if not (resume and report_path.is_file()):
-        source = json.loads((run_dir / "hparams.json").read_text())["data"]["source"].split(" (")[0]
-        data = ["--data-dir", source] if Path(source).is_dir() else []  # the files the run was trained on
-        cmd = [sys.executable, "-m", "export", str(run_dir), *data]
-        print("$", " ".join(cmd), flush=True)
-        subprocess.run(cmd, cwd=ROOT)  # a variant that fails is named in the report; the others are kept
+        export_run(run_dir)  # a variant that fails is named in the report; the others are kept
     if not report_path.is_file():
         return {"export_error": "python -m export wrote no report"}
     report = json.loads(report_path.read_text())

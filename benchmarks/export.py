@@ -27,15 +27,13 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from train import machine, save  # noqa: E402
+from train import export_run, machine, save  # noqa: E402
 
 
 def _change(art) -> float:
@@ -147,9 +145,7 @@ def main() -> int:
 
         run_recipe(args.recipe, 0, Path(args.out), None, resume=True)
     options, _ = PLANS[args.recipe]
-    source = json.loads((run_dir / "hparams.json").read_text())["data"]["source"].split(" (")[0]
-    data = ["--data-dir", source] if Path(source).is_dir() else []  # the files the run was trained on
-    code = subprocess.run([sys.executable, "-m", "export", str(run_dir), *options, *data], cwd=ROOT).returncode
+    code = export_run(run_dir, options)
     report = json.loads((run_dir / "export" / "report.json").read_text())
     report.setdefault("recipe", args.recipe)
     where, details = machine()

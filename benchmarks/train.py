@@ -144,6 +144,15 @@ def run_recipe(name: str, seed: int, out: Path, data_dir: str | None, resume: bo
                                                                         metrics["epochs_run"], 1), **metrics}
 
 
+def export_run(run_dir: Path, options=()) -> int:
+    """`python -m export RUN_DIR OPTIONS` on the data files the run was trained on; its exit code."""
+    source = json.loads((run_dir / "hparams.json").read_text())["data"]["source"].split(" (")[0]
+    data = ["--data-dir", source] if Path(source).is_dir() else []
+    cmd = [sys.executable, "-m", "export", str(run_dir), *options, *data]
+    print("$", " ".join(cmd), flush=True)
+    return subprocess.run(cmd, cwd=ROOT).returncode
+
+
 def run_reference(out: Path) -> dict:
     path = out / "keras_io_reference.json"
     subprocess.run([sys.executable, str(HERE / "keras_io_baseline.py"), "--json", str(path)], check=True, cwd=ROOT)
