@@ -72,7 +72,7 @@ def tf_config() -> dict:
     text = os.environ.get("TF_CONFIG")
     if not text:
         raise UsageError("--strategy multi_worker reads the cluster from $TF_CONFIG, which is not set; see the README's "
-                         "'Training on several machines' for the two-machine example")
+                         "'Training on several GPUs or machines' for the two-machine example")
     try:
         config = json.loads(text)
         cluster, task = config["cluster"], config["task"]
