@@ -3,6 +3,7 @@
     python -m export runs/cnn_mnist/20261122-213000
     python -m export runs/cnn_mnist/20261122-213000 --quantize int8 --int8-io uint8
     python -m export runs/cnn_mnist/20261122-213000 --quantize all --batch 1 --out exported/
+    python -m export runs/bilstm_imdb/20261124-101500 --quantize int8,auto --max-loss 0.3
 
 Writes into RUN_DIR/export/ (or --out), for each graph the recipe's task exports
 (a classifier's `model`; an autoencoder's `encoder` and `decoder`): a serving
@@ -11,7 +12,11 @@ app needs: input shape, dtype, range, preprocessing, quantization, output meanin
 for text models how to make the token ids, with vocab.txt copied beside), labels.txt
 for classifiers, and report.json / report.md (size, agreement with Keras and, for
 classifiers, accuracy measured with the LiteRT interpreter over the whole test split,
-latency, ops). Graphs use builtin ops only and a fixed batch.
+latency, ops, and per quantized file an error table per layer). Graphs use builtin
+ops only and a fixed batch. Quantized files are made from the verified float32 file
+with LiteRT Quantizer (`--quantizer converter`: the TFLite converter's legacy
+post-training quantization); `--quantize auto` keeps the int8 layers that lose most
+in float32 until the file loses at most --max-loss.
 A variant that fails to convert or to match Keras is named, the command exits 1,
 and the variants that passed are kept.
 """
@@ -28,7 +33,12 @@ from pathlib import Path
 
 import numpy as np
 
-VARIANT_CHOICES = ("float32", "float16", "dynamic", "int8")
+VARIANT_CHOICES = ("float32", "float16", "dynamic", "int8", "int16x8", "weights_int8", "weights_int4", "auto")
+DEFAULT_VARIANTS = "float32,float16,dynamic,int8"
+CONVERTER_VARIANTS = ("float32", "float16", "dynamic", "int8")  # what --quantizer converter can make
+INTEGER_VARIANTS = ("dynamic", "int8", "int16x8", "weights_int8", "weights_int4", "auto")
+LAYER_EXAMPLES = 32  # calibration inputs the per-layer error table is measured on
+LAYERS_IN_REPORT = 200  # report.json keeps every layer's row up to this many, else the ones that lose most
 PARITY_EXAMPLES = 256
 TWIN_TOLERANCE = 0.05  # export twin vs trained model, relative to outputs above 1; bf16-trained runs stay under
 
@@ -36,19 +46,20 @@ TWIN_TOLERANCE = 0.05  # export twin vs trained model, relative to outputs above
 def parse_variants(text: str) -> list[str]:
     from zoo.errors import UsageError
 
-    if text == "all":
-        return list(VARIANT_CHOICES)
-    names = [v.strip() for v in text.split(",") if v.strip()]
+    names = []
+    for v in (v.strip() for v in text.split(",")):
+        names += [c for c in VARIANT_CHOICES if c != "auto"] if v == "all" else [v] if v else []
     bad = [v for v in names if v not in VARIANT_CHOICES]
     if bad or not names:
-        raise UsageError(f"--quantize takes a comma-separated list of {', '.join(VARIANT_CHOICES)} or 'all', "
+        raise UsageError(f"--quantize takes a comma-separated list of {', '.join(VARIANT_CHOICES)}, or 'all' "
+                         "(every one but auto), "
                          f"got {text!r}")
     return list(dict.fromkeys(names))
 
 
 def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500, int8_io="int8",
                allow_flex=False, data_dir=None, latency_runs=200, prune=None, prune_epochs=2,
-               prune_lr_scale=0.1, log=print) -> dict:
+               prune_lr_scale=0.1, quantizer="litert", max_loss=0.5, min_ratio=2.5, log=print) -> dict:
     """Export one run folder; the library form of `python -m export`."""
     from export import tflite
     from zoo import runs
@@ -67,6 +78,16 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
         raise UsageError(f"--prune takes a target sparsity between 0 and 1 (e.g. 0.8), got {prune}")
     if prune is not None and prune_epochs < 1:
         raise UsageError("--prune-epochs must be at least 1")
+    if quantizer not in ("litert", "converter"):
+        raise UsageError(f"--quantizer is litert or converter, got {quantizer!r}")
+    legacy_only = [v for v in variants if v not in CONVERTER_VARIANTS]
+    if quantizer == "converter" and legacy_only:
+        raise UsageError(f"the TFLite converter cannot make {', '.join(legacy_only)}: drop --quantizer converter "
+                         f"or quantize only {', '.join(CONVERTER_VARIANTS)}")
+    if "auto" in variants and int8_io == "uint8":
+        raise UsageError("--quantize auto writes int8 or float32 I/O: use --int8-io int8 or float32 with it")
+    if not (max_loss >= 0 and min_ratio >= 1):
+        raise UsageError(f"--max-loss must be at least 0 and --min-ratio at least 1, got {max_loss} and {min_ratio}")
     model = runs.load_model(folder / runs.MODEL)
     data = runs.load_data(folder, run, recipe, hp, data_dir)  # text: encoded with the run's own vocabulary
     info = data.info
@@ -88,7 +109,8 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
     summary = {k: v for g in graphs for k, v in g.summary.items()}
     log(f"{recipe.name}: export graphs {', '.join(g.name for g in graphs)}; Keras float32 "
         f"{_numbers(summary)} (export twin vs trained model: max |diff| {twin_diff:.1e})")
-    options = dict(batch=batch, int8_io=int8_io, allow_flex=allow_flex, latency_runs=latency_runs, log=log)
+    options = dict(batch=batch, int8_io=int8_io, allow_flex=allow_flex, latency_runs=latency_runs, log=log,
+                   quantizer=quantizer, max_loss=max_loss, min_ratio=min_ratio)
     results, failures = {}, {}
     for graph in graphs:
         more, more_failures = export_graph(graph, out, "", variants, **options)
@@ -132,7 +154,8 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
     runs.write_json(out / "signature.json", signature)
     report = {"recipe": recipe.name, "task": recipe.task, "run": str(folder), **summary,
               "twin_max_abs_diff": twin_diff, "batch": batch, "calibration_samples": calibration_samples,
-              "int8_io": int8_io, "prune": prune, "prune_epochs": prune_epochs if prune else None,
+              "int8_io": int8_io, "quantizer": quantizer, "max_loss": max_loss, "min_ratio": min_ratio,
+              "prune": prune, "prune_epochs": prune_epochs if prune else None,
               "hparams": hp, "artifacts": results, "failures": failures}
     runs.write_json(out / "report.json", report)
     runs.write_text(out / "report.md", report_markdown(report))
@@ -162,7 +185,8 @@ def _graph_signature(graph, batch: int, results: dict) -> dict:
     }
 
 
-def export_graph(graph, out: Path, prefix: str, variants, *, batch, int8_io, allow_flex, latency_runs, log):
+def export_graph(graph, out: Path, prefix: str, variants, *, batch, int8_io, allow_flex, latency_runs, log,
+                 **quantizing):
     """Serving SavedModel + each TFLite variant of one float32 graph; returns (artifacts, failures)."""
     from export import tflite
 
@@ -182,54 +206,114 @@ def export_graph(graph, out: Path, prefix: str, variants, *, batch, int8_io, all
     try:
         tflite.write_saved_model(graph.model, path=fixed_sm, batch=batch, **write)
         return _convert_and_verify(graph, fixed_sm, out, prefix, variants, int8_io=int8_io, allow_flex=allow_flex,
-                                   latency_runs=latency_runs, log=log)
+                                   latency_runs=latency_runs, log=log, **quantizing)
     finally:
         shutil.rmtree(fixed_sm, ignore_errors=True)
 
 
+def _limit(limits, variant: str):
+    """A variant's agreement limit; the integer variants without their own take the graph's int8 limit."""
+    return limits.get(variant, limits.get("int8") if variant in INTEGER_VARIANTS else None)
+
+
+def _float_ops(calibrated, variant: str) -> str:
+    ops = sorted(calibrated.float_ops) if variant in ("int8", "int16x8", "auto") else []  # activations quantized
+    return f"; {', '.join(ops)} kept float32: XNNPACK refuses them quantized" if ops else ""
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
+
+
 def _convert_and_verify(graph, fixed_sm: Path, out: Path, prefix: str, variants, *, int8_io, allow_flex,
-                        latency_runs, log):
-    """Convert each variant from the fixed-batch SavedModel, run it with LiteRT, keep the files that pass."""
+                        latency_runs, log, quantizer="litert", max_loss=0.5, min_ratio=2.5):
+    """Convert the fixed-batch SavedModel to float32, make each quantized variant from that file (LiteRT
+    Quantizer; the converter where asked), run each with LiteRT and keep the files that pass."""
     from export import prune as pruning
-    from export import tflite, verify
+    from export import quantize, tflite, verify
     from zoo import runs
 
     sparsity = pruning.sparsity_of(pruning.prunable_kernels(graph.model))
     keras_out = predict(graph.model, graph.inputs)
     sample = graph.inputs[:PARITY_EXAMPLES]
     scale = max(1.0, float(np.max(np.abs(keras_out))))  # limits are relative to outputs larger than 1 (codes)
+    key = (lambda v: v) if graph.name == "model" else (lambda v: f"{graph.name} {v}")
+    try:
+        float_content = tflite.convert(fixed_sm, "float32", allow_flex=allow_flex, input_dtype=graph.input_dtype)
+    except Exception as e:  # noqa: BLE001 - converter errors are long; keep the first line
+        return {}, {key(v): f"conversion to float32 failed: {_first_line(e)}" for v in variants}
+    calibrated = quantize.Calibrated(float_content, graph.calibration)
+    layer_inputs = []
+
+    def make(variant):
+        """(content, how it was made, extra report fields)"""
+        if variant == "float32":
+            return float_content, "TFLite converter", {}
+        if quantizer == "converter" or (variant == "int8" and int8_io == "uint8"):
+            content = tflite.convert(fixed_sm, variant, graph.calibration, int8_io=int8_io, allow_flex=allow_flex,
+                                     input_dtype=graph.input_dtype)
+            why = "" if quantizer == "converter" else ": LiteRT Quantizer writes no uint8 I/O"
+            return content, f"TFLite converter (legacy post-training quantization{why})", {}
+        io = "float32" if int8_io == "float32" else "int8"
+        if variant != "auto":
+            content = calibrated.quantize(variant, io)
+            return content, f"LiteRT Quantizer ({quantize.recipe_name(variant)}{_float_ops(calibrated, variant)})", {}
+        if graph.val_loss is not None:
+            inputs, unit, limit = graph.val_inputs, graph.loss_unit, max_loss
+            def loss_of(c):
+                return graph.val_loss(verify.Runner(c).predict(inputs))
+        else:
+            unit, limit = graph.loss_unit, _limit(graph.mean_abs, "int8") or 0.01
+            def loss_of(c):
+                return float(np.mean(np.abs(verify.Runner(c).predict(sample) - keras_out[: len(sample)]))) / scale
+        found = quantize.auto_select(calibrated, io, loss_of, limit, min_ratio,
+                                     lambda c: quantize.layer_errors(float_content, c, layer_inputs), log)
+        if not found.reached:
+            log(f"  warning: auto kept {len(found.kept_float)} layer(s) in float32 and still loses {found.loss:.3f} "
+                f"{unit} (limit {limit}); the size budget ({min_ratio}x) stopped it")
+        full = found.rounds[0]
+        how = f"LiteRT Quantizer ({quantize.recipe_name(variant)}, selective{_float_ops(calibrated, variant)})"
+        return found.content, how, {"auto": {
+            "loss": found.loss, "limit": limit, "unit": unit, "reached": found.reached,
+            "kept_float": found.kept_float, "rounds": found.rounds, "full_int8_bytes": full["bytes"],
+            "full_int8_loss": full["loss"],
+            "full_int8_latency_ms_1_thread": verify.latency_ms(found.full_int8, sample, 1, latency_runs)}}
+
     results, failures = {}, {}
     for variant in variants:
         name = f"{graph.name}_{prefix}{variant}.tflite"
-        log(f"converting {name} ...")
+        log(f"making {name} ...")
+        if variant != "float32" and not layer_inputs:
+            layer_inputs.extend(x for _, x in zip(range(LAYER_EXAMPLES), graph.calibration()))
         try:
-            content = tflite.convert(fixed_sm, variant, graph.calibration, int8_io=int8_io, allow_flex=allow_flex,
-                                     input_dtype=graph.input_dtype)
-        except Exception as e:  # noqa: BLE001 - converter errors are long; keep the first line
-            failures[f"{graph.name} {variant}" if graph.name != "model" else variant] = \
-                f"conversion failed: {str(e).strip().splitlines()[0][:300]}"
+            content, made_by, extra = make(variant)
+        except Exception as e:  # noqa: BLE001 - converter and quantizer errors are long; keep the first line
+            failures[key(variant)] = f"conversion failed: {_first_line(e)}"
             continue
         ops = verify.op_names(content)
         flex = [o for o in ops if o.startswith("Flex") or o == "CUSTOM"]
         outputs = verify.Runner(content).predict(graph.inputs)
         diff = np.abs(outputs[: len(sample)] - keras_out[: len(sample)])
         max_diff, mean_diff = float(np.max(diff)), float(np.mean(diff))
+        max_limit, mean_limit = _limit(graph.max_abs, variant), _limit(graph.mean_abs, variant)
         reason = None
         if flex and not allow_flex:
             reason = f"uses non-builtin ops {flex}"
-        elif variant in graph.max_abs and max_diff > graph.max_abs[variant] * scale:
-            reason = f"max |output - Keras| = {max_diff:.2e} exceeds {graph.max_abs[variant] * scale:.2e}"
-        elif variant in graph.mean_abs and mean_diff > graph.mean_abs[variant] * scale:
-            reason = f"mean |output - Keras| = {mean_diff:.2e} exceeds {graph.mean_abs[variant] * scale:.2e}"
+        elif max_limit is not None and max_diff > max_limit * scale:
+            reason = f"max |output - Keras| = {max_diff:.2e} exceeds {max_limit * scale:.2e}"
+        elif mean_limit is not None and mean_diff > mean_limit * scale:
+            reason = f"mean |output - Keras| = {mean_diff:.2e} exceeds {mean_limit * scale:.2e}"
         if reason:
-            failures[f"{graph.name} {variant}" if graph.name != "model" else variant] = reason
+            failures[key(variant)] = reason
             continue
         with runs.atomic_path(out / name) as tmp:
             tmp.write_bytes(content)
         scores = graph.score(outputs) if graph.score else {}
+        layers = quantize.layer_errors(float_content, content, layer_inputs) if variant != "float32" else []
         results[name] = {
             "graph": graph.name,
             "variant": variant,
+            "made_by": made_by,
             "pruned": bool(prefix),
             "bytes": len(content),
             "gzip_bytes": len(gzip.compress(content, compresslevel=9)),
@@ -242,6 +326,9 @@ def _convert_and_verify(graph, fixed_sm: Path, out: Path, prefix: str, variants,
             "ops": ops,
             "shape_ops": sorted(set(ops) & verify.SHAPE_OPS),
             "io": verify.io_details(content),
+            **extra,
+            "layers": layers if len(layers) <= LAYERS_IN_REPORT else
+            sorted(sorted(layers, key=lambda r: -r["drop_db"])[:LAYERS_IN_REPORT], key=layers.index),
         }
         log(f"  {name}: {len(content):,} bytes, {_numbers(scores) + ', ' if scores else ''}"
             f"max |diff| {max_diff:.2e}")
@@ -265,21 +352,48 @@ def report_markdown(report: dict) -> str:
             f"{', '.join(r['ops'])} |")
     for variant, why in report["failures"].items():
         lines.append(f"\n**{variant} failed**: {why}")
+    for name, r in report["artifacts"].items():
+        if "auto" in r:
+            a = r["auto"]
+            kept = ", ".join(f"`{k}`" for k in a["kept_float"]) or "none"
+            lines += ["", f"## {name}: selective int8", "",
+                      f"Full int8 lost {a['full_int8_loss']:.3f} {a['unit']} (limit {a['limit']}); this file loses "
+                      f"{a['loss']:.3f}{'' if a['reached'] else ', over the limit: the size budget stopped it'}. "
+                      f"Kept in float32: {kept}. Cost against full int8: {r['bytes'] - a['full_int8_bytes']:+,} "
+                      f"bytes, p50 {r['latency_ms_1_thread']['p50'] - a['full_int8_latency_ms_1_thread']['p50']:+.3f} "
+                      "ms (1 thread)."]
+    from export.quantize import markdown_table
+
+    for name, r in report["artifacts"].items():
+        if r.get("layers"):
+            lines += ["", f"## Layer errors: {name} ({r['made_by']})", "",
+                      "Each layer's output against the float32 file's on calibration inputs; the layers that lose "
+                      "most on their own (own drop: SNR lost against the worst input the layer reads), in graph "
+                      "order. All measured layers are in report.json.", "", markdown_table(r["layers"])]
     return "\n".join(lines) + "\n"
 
 
 def main(argv=None) -> int:
-    
     p = argparse.ArgumentParser(prog="python -m export", description=__doc__.split("\n\n")[0],
                                 epilog=__doc__.split("\n\n", 1)[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dir", help="a run folder written by python -m zoo.train")
-    p.add_argument("--quantize", default="all", metavar="LIST",
-                   help="comma-separated variants among float32,float16,dynamic,int8, or all (default all)")
+    p.add_argument("--quantize", default=DEFAULT_VARIANTS, metavar="LIST",
+                   help=f"comma-separated variants among {','.join(VARIANT_CHOICES)}, or all (every one but auto); "
+                   f"default {DEFAULT_VARIANTS}")
+    p.add_argument("--quantizer", default="litert", choices=("litert", "converter"),
+                   help="what makes the quantized files from the float32 one: LiteRT Quantizer (default) or the "
+                   "TFLite converter's legacy post-training quantization (float16, dynamic, int8 only)")
+    p.add_argument("--max-loss", type=float, default=0.5, metavar="POINTS",
+                   help="auto: the accuracy (points, on the validation split) a classifier's file may lose; other "
+                   "tasks keep their int8 agreement limit (default 0.5)")
+    p.add_argument("--min-ratio", type=float, default=2.5, metavar="X",
+                   help="auto: the file stays at least X times smaller than float32 (default 2.5)")
     p.add_argument("--calibration-samples", type=int, default=500,
                    help="training examples used to calibrate full-integer int8 (default 500)")
     p.add_argument("--int8-io", default="int8", choices=("int8", "uint8", "float32"),
-                   help="input/output type of the int8 file (default int8)")
+                   help="input/output type of the int8 and auto files (int16 for int16x8; default int8); uint8 "
+                   "makes the int8 file with the converter")
     p.add_argument("--batch", type=int, default=1, help="fixed batch size of the exported graphs (default 1)")
     p.add_argument("--allow-flex", action="store_true", help="allow TensorFlow (flex) ops; phones without the "
                    "flex delegate cannot run such files")
@@ -297,7 +411,8 @@ def main(argv=None) -> int:
         report = export_run(args.run_dir, variants=parse_variants(args.quantize), out=args.out, batch=args.batch,
                             calibration_samples=args.calibration_samples, int8_io=args.int8_io,
                             allow_flex=args.allow_flex, data_dir=args.data_dir, latency_runs=args.latency_runs,
-                            prune=args.prune, prune_epochs=args.prune_epochs)
+                            prune=args.prune, prune_epochs=args.prune_epochs, quantizer=args.quantizer,
+                            max_loss=args.max_loss, min_ratio=args.min_ratio)
         for variant, why in report["failures"].items():
             print(f"error: {variant}: {why}", file=sys.stderr)
         print(f"export folder: {Path(args.out) if args.out else Path(args.run_dir) / 'export'}")

@@ -91,14 +91,27 @@ def convert(
 def shorten_tensor_names(content: bytes) -> bytes:
     """The converter names a tensor that fuses several ops by joining all their names with ';'. In an unrolled
     LSTM's int8 file those joined names took 14.7 of its 17.1 MB; keep the first name of each (Netron and the
-    interpreter's tensor details still show where a tensor came from). Signatures refer to tensors by index, and
-    input and output tensors keep their names."""
+    interpreter's tensor details still show where a tensor came from), numbered where that name is already taken
+    (a layer's output keeps `.../MatMul`, its weights become `.../MatMul_2`): LiteRT Quantizer and its
+    per-tensor comparison need unique names. Signatures refer to tensors by index, and input and output tensors
+    keep their names."""
     from tensorflow.lite.tools import flatbuffer_utils
 
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
-    joined = [t for g in model.subgraphs for t in g.tensors if t.name and b";" in t.name]
-    if not joined:
-        return content
-    for tensor in joined:
-        tensor.name = tensor.name.split(b";")[0]
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+    changed = False
+    for graph in model.subgraphs:
+        seen: dict[bytes, int] = {}
+        def is_constant(t):
+            return t.buffer > 0 and model.buffers[t.buffer].data is not None
+
+        # activations first, so a layer's output keeps the plain name and its weights get the number
+        for tensor in sorted(graph.tensors, key=is_constant):
+            if not tensor.name:
+                continue
+            name = tensor.name.split(b";")[0]
+            seen[name] = seen.get(name, 0) + 1
+            if seen[name] > 1:
+                name = b"%s_%d" % (name, seen[name])
+            if name != tensor.name:
+                tensor.name, changed = name, True
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model)) if changed else content

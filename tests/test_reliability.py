@@ -44,7 +44,7 @@ def assert_clean_and_complete(run_dir, epochs):
     assert not (run_dir / "backup").exists()
 
 
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("seed", [1, pytest.param(2, marks=pytest.mark.slow)])  # a second random point: slow set
 def test_sigkill_at_a_random_point_then_resume(seed, tmp_path):
     data = write_mnist_like(tmp_path / "data", n_train=1200, n_test=100)
     run_dir = tmp_path / "run"
@@ -115,6 +115,7 @@ def test_killed_export_leaves_no_truncated_tflite(tmp_path):
     assert len(list((run_dir / "export").glob("model_*.tflite"))) == 4
 
 
+@pytest.mark.slow  # 55-80 s: the interrupted-search resume logic also runs in test_tuning's default set
 def test_killed_search_resumes(tmp_path):
     data = write_mnist_like(tmp_path / "data")
     folder = tmp_path / "search"
@@ -176,6 +177,7 @@ def test_full_disk_during_training_is_one_line_and_resumable(tmp_path, mnist_dir
     assert_clean_and_complete(run_dir, 3)
 
 
+@pytest.mark.slow  # 25-30 s: two full trainings
 def test_deterministic_runs_are_bit_identical(tmp_path, mnist_dir):
     """Two CPU runs with --seed N --deterministic, each in a fresh process, give identical weights."""
     weights = []

@@ -92,7 +92,7 @@ def test_search_writes_outputs_and_best_values_retrain(tmp_path, mnist_dir):
     assert trained == saved["hparams"]
 
 
-@pytest.mark.parametrize("tuner", ["random", "bayesian"])
+@pytest.mark.parametrize("tuner", ["random", pytest.param("bayesian", marks=pytest.mark.slow)])
 def test_search_starts_from_the_recipe_defaults(tuner, tmp_path, mnist_dir):
     run(tmp_path, mnist_dir, tuner=tuner, max_trials=2)
     rows = list(csv_rows(tmp_path / "search"))
@@ -117,7 +117,9 @@ def executions(folder):
     return [json.loads(line) for line in (folder / "executions.jsonl").read_text().splitlines()]
 
 
-@pytest.mark.parametrize("tuner,max_trials", [("random", 4), ("bayesian", 4), ("hyperband", 1)])
+# random in the default run; the other two tuners' resume (49 s and 28 s) in the slow set
+@pytest.mark.parametrize("tuner,max_trials", [("random", 4), pytest.param("bayesian", 4, marks=pytest.mark.slow),
+                                              pytest.param("hyperband", 1, marks=pytest.mark.slow)])
 def test_interrupted_search_resumes_without_repeating_finished_trials(tuner, max_trials, tmp_path, mnist_dir,
                                                                       monkeypatch):
     real_fit = search.RecipeHyperModel.fit

@@ -10,6 +10,8 @@ import numpy as np
 from zoo.optim import classification_loss, make_optimizer
 from zoo.tasks.base import Task
 
+VAL_EXAMPLES = 2000  # validation inputs `--quantize auto` scores each candidate file on
+
 
 class ClassificationTask(Task):
     """Single-label classification; models output float32 class probabilities.
@@ -107,6 +109,13 @@ class ClassificationTask(Task):
         keras_acc = float(np.mean(keras_probs.argmax(1) == y))
         reference = keras_acc if reference is None else reference
 
+        x_val, y_val = take(data.val, min(info.num_val, VAL_EXAMPLES))
+        x_val = x_val.astype(info.input_dtype)
+        keras_val = float(np.mean(predict(model, x_val).argmax(1) == y_val))
+
+        def val_loss(probs):
+            return 100 * (keras_val - float(np.mean(probs.argmax(1) == y_val)))
+
         def score(probs):
             acc = float(np.mean(probs.argmax(1) == y))
             return {"test_accuracy": acc, "accuracy_change_vs_keras": acc - reference,
@@ -122,4 +131,5 @@ class ClassificationTask(Task):
                     "labels": list(info.class_names)},
             calibration=calibration_batches(dataset_inputs(data.train), calibration, batch),
             summary={"keras_test_accuracy": keras_acc, "test_examples": int(len(y))},
+            val_inputs=x_val, val_loss=val_loss, loss_unit="accuracy points (validation split)",
         )]

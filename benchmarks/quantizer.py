@@ -1,0 +1,129 @@
+"""LiteRT Quantizer against the TFLite converter's legacy quantization, on the same float32 graph (issue #14).
+
+    python benchmarks/quantizer.py                    # cnn_mnist: trains it with its defaults first
+    python benchmarks/quantizer.py bilstm_imdb --run-dir runs/bilstm_imdb/20261124-101500
+    python benchmarks/quantizer.py --render-only
+
+Exports one run twice: `--quantizer converter` (float16, dynamic, int8 made inside the
+converter) and the default LiteRT Quantizer path (for cnn_mnist every variant, for other
+recipes dynamic and int8; and `auto` with --max-loss 0.3 --min-ratio 2.5). Both are run with the LiteRT interpreter over the full
+test split. Targets: cnn_mnist's int4-weight file >= 6x smaller than float32 with <= 0.3
+points accuracy loss, and its int8 file <= 0.3 points and >= 3.5x smaller; on the recipe
+whose full int8 loses most, `auto` loses <= 0.3 points and stays >= 2.5x smaller.
+
+Without --run-dir the train benchmark's run `benchmarks/out/runs/RECIPE-seed0` is used
+(trained first if missing). Results are merged into benchmarks/results/quantizer.json by
+recipe; quantizer.md and the README text between the `results:quantizer` markers are
+rebuilt from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from train import export_run, machine, save  # noqa: E402
+
+AUTO = ["--max-loss", "0.3", "--min-ratio", "2.5"]
+
+
+def paths(recipe: str) -> dict:
+    """label -> python -m export options (the output folder is added per path). Every variant for cnn_mnist;
+    for the others, whose test splits take minutes per file, the ones the converter also makes, and auto."""
+    if recipe == "cnn_mnist":
+        return {"converter": ["--quantizer", "converter", "--quantize", "float32,float16,dynamic,int8"],
+                "litert": ["--quantize", "all,auto", *AUTO]}
+    return {"converter": ["--quantizer", "converter", "--quantize", "float32,dynamic,int8"],
+            "litert": ["--quantize", "float32,dynamic,int8,auto", *AUTO]}
+
+
+def _pt(art) -> float:
+    return art["accuracy_change_vs_keras"] * 100
+
+
+def checks(recipe: str, reports: dict) -> list[tuple[str, bool, str]]:
+    lit = reports["litert"]["artifacts"]
+    f32 = lit["model_float32.tflite"]["bytes"]
+    out = []
+    if recipe == "cnn_mnist":
+        for name, variant, ratio in (("int4 weights", "weights_int4", 6.0), ("int8", "int8", 3.5)):
+            art = lit[f"model_{variant}.tflite"]
+            r = f32 / art["bytes"]
+            out.append((f"{name} size and accuracy", r >= ratio and _pt(art) >= -0.3,
+                        f"{r:.2f}x smaller (≥ {ratio}x), accuracy {_pt(art):+.2f} pt (loss ≤ 0.3)"))
+    auto, int8 = lit["model_auto.tflite"], lit["model_int8.tflite"]
+    r = f32 / auto["bytes"]
+    out.append(("auto size and accuracy", r >= 2.5 and _pt(auto) >= -0.3,
+                f"{r:.2f}x smaller (≥ 2.5x), accuracy {_pt(auto):+.2f} pt (loss ≤ 0.3; full int8 "
+                f"{_pt(int8):+.2f} pt), "
+                f"{len(auto['auto']['kept_float'])} layer(s) kept in float32"))
+    return out
+
+
+def table(entry: dict) -> str:
+    recipe, reports = entry["recipe"], entry["reports"]
+    keras = reports["litert"]["keras_test_accuracy"]
+    lossy = " (JPEG-lossy CIFAR-10 copy)" if "cifar10" in recipe else ""
+    f32 = reports["litert"]["artifacts"]["model_float32.tflite"]["bytes"]
+    lines = [f"**`{recipe}`**: measured {entry['date']} on {entry['machine']} with `python benchmarks/quantizer.py "
+             f"{recipe}`; accuracy by LiteRT over the full test split{lossy}; Keras float32 {keras:.2%}.", "",
+             "| variant | made by | bytes | vs float32 | test accuracy | vs Keras | p50 ms, 1 thread | input |",
+             "|---|---|---|---|---|---|---|---|"]
+    lit, conv = (list(reports[label]["artifacts"].values()) for label in ("litert", "converter"))
+    floats = [a for a in lit if a["variant"] == "float32"]  # the same converter file on both paths: shown once
+    for a in floats + [a for a in conv + lit if a["variant"] != "float32"]:
+        lines.append(f"| {a['variant']} | {a['made_by']} | {a['bytes']:,} | {f32 / a['bytes']:.2f}x | "
+                     f"{a['test_accuracy']:.2%} | {_pt(a):+.2f} pt | {a['latency_ms_1_thread']['p50']:.3f} | "
+                     f"{a['io']['inputs'][0]['dtype']} |")
+    lines += ["", "| target | met | measured |", "|---|---|---|"]
+    lines += [f"| {name} | {'✅' if ok else '❌'} | {text} |" for name, ok, text in entry["checks"]]
+    return "\n".join(lines)
+
+
+def render(saved: dict) -> str:
+    return "\n\n".join(table(e) for e in saved["results"].values())
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("recipe", nargs="?", default="cnn_mnist")
+    p.add_argument("--run-dir", help="an existing run of the recipe (default: see above)")
+    p.add_argument("--out", default=str(HERE / "out"))
+    p.add_argument("--no-readme", action="store_true")
+    p.add_argument("--render-only", action="store_true", help="rebuild the tables from results/quantizer.json")
+    args = p.parse_args()
+    path = HERE / "results" / "quantizer.json"
+    load = lambda: json.loads(path.read_text()) if path.is_file() else {"results": {}}  # noqa: E731
+    if args.render_only:
+        save("quantizer", render(load()), None, readme=not args.no_readme)
+        return 0
+    run_dir = Path(args.run_dir) if args.run_dir else Path(args.out) / "runs" / f"{args.recipe}-seed0"
+    if not (run_dir / "metrics.json").is_file():
+        if args.run_dir:
+            print(f"{run_dir} is not a finished run", file=sys.stderr)
+            return 2
+        from train import run_recipe
+
+        run_recipe(args.recipe, 0, Path(args.out), None, resume=True)
+    reports, failed = {}, False
+    for label, options in paths(args.recipe).items():
+        folder = run_dir / f"export_{label}"
+        failed |= bool(export_run(run_dir, [*options, "--out", str(folder)]))
+        reports[label] = json.loads((folder / "report.json").read_text())
+    where, details = machine()
+    saved = load()
+    entry = {"recipe": args.recipe, "machine": where, "machine_details": details, "date": time.strftime("%Y-%m-%d"),
+             "run_dir": str(run_dir), "reports": reports}
+    entry["checks"] = checks(args.recipe, reports)
+    saved["results"][args.recipe] = entry
+    save("quantizer", render(saved), saved, readme=not args.no_readme)
+    return 1 if failed or not all(ok for _, ok, _ in entry["checks"]) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

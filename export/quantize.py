@@ -1,0 +1,287 @@
+"""Quantization with LiteRT Quantizer (`litert-quantizer`, formerly AI Edge Quantizer).
+
+LiteRT calls the converter's own post-training quantization legacy and moves it to a
+separate step: convert once to float32, then quantize that `.tflite` file by recipe.
+Every quantized variant here is made from the float32 file that already passed its
+checks, so a variant differs from it only by what the recipe changes:
+
+    float16        float16 weights, float32 compute
+    dynamic        int8 weights, activations quantized at run time (dynamic range)
+    int8           int8 weights and activations, calibrated on training inputs
+    int16x8        int16 activations, int8 weights (more accurate, slower kernels)
+    weights_int8   int8 weights dequantized to float32 at load; float32 compute
+    weights_int4   the same with int4 weights (channelwise): the smallest file
+    auto           int8, with the layers that lose most kept in float32 until the
+                   quality loss is under a limit (see `auto_select`)
+
+`layer_errors` compares every layer's output with the float32 file's (SNR in dB and
+cosine similarity), so the report shows where a file loses accuracy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import re
+from typing import Callable, Iterable, Optional
+
+import numpy as np
+
+SIGNATURE = "serving_default"
+INPUT = "input"
+RECIPES = {  # variant -> LiteRT Quantizer recipe function (litert_quantizer.recipe)
+    "dynamic": "dynamic_wi8_afp32",
+    "int8": "static_wi8_ai8",
+    "int16x8": "static_wi8_ai16",
+    "weights_int8": "weight_only_wi8_afp32",
+    "weights_int4": "weight_only_wi4_afp32",
+    "auto": "static_wi8_ai8",
+}
+FLOAT16 = "float_casting (float16 weights)"
+SNR_CAP_DB = 60.0
+
+
+def recipe_name(variant: str) -> str:
+    return FLOAT16 if variant == "float16" else RECIPES[variant]
+
+
+def _quiet():
+    """LiteRT Quantizer logs a line per op it leaves alone, and its interpreters warn that keeping every tensor
+    (which the calibration and the layer comparison need) is for debugging; the export prints its own lines."""
+    import warnings
+
+    logging.getLogger("absl").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors.*")
+
+
+def _refused_op(content: bytes) -> Optional[str]:
+    """The op type XNNPACK failed to prepare in this file, if any (it then cannot run on LiteRT's CPU runtime)."""
+    from export import verify
+
+    try:
+        verify.interpreter(content)
+    except Exception as e:  # noqa: BLE001
+        found = re.search(r"failed to delegate (\w+) node", str(e))
+        if found is None:
+            raise
+        return found.group(1)
+    return None
+
+
+def _quantizer(float_content: bytes, variant: str, int8_io: str, keep_float: Iterable[str] = (),
+               float_ops: Iterable[str] = ()):
+    from litert_quantizer import Quantizer, qtyping, recipe
+
+    q = Quantizer(bytearray(float_content))
+    if variant == "float16":
+        q.update_quantization_recipe(
+            regex=".*", operation_name="*", algorithm_key="float_casting",
+            op_config=qtyping.OpQuantizationConfig(
+                weight_tensor_config=qtyping.TensorQuantizationConfig(num_bits=16, dtype=qtyping.TensorDataType.FLOAT),
+                compute_precision=qtyping.ComputePrecision.FLOAT, explicit_dequantize=True))
+    else:
+        q.load_quantization_recipe(getattr(recipe, RECIPES[variant])())
+    for name in keep_float:  # an op's scope is its output tensors' names, each followed by ';'
+        q.update_quantization_recipe(regex=f"^{re.escape(name)};", operation_name="*", algorithm_key="no_quantize")
+    for op in float_ops:
+        q.update_quantization_recipe(regex=".*", operation_name=op, algorithm_key="no_quantize")
+    if q.need_calibration and int8_io == "float32":  # QUANTIZE / DEQUANTIZE ops at the edges, float32 I/O
+        for edge in ("INPUT", "OUTPUT"):
+            q.update_quantization_recipe(regex=".*", operation_name=edge, algorithm_key="no_quantize")
+    return q
+
+
+def calibration_data(calibration: Callable[[], Iterable[np.ndarray]]) -> dict:
+    return {SIGNATURE: [{INPUT: x} for x in calibration()]}
+
+
+class Calibrated:
+    """One calibration (min / max of every tensor of the float32 file over the calibration inputs), shared by
+    every variant and every `auto` round that needs one."""
+
+    def __init__(self, float_content: bytes, calibration: Callable[[], Iterable[np.ndarray]]):
+        self.float_content = float_content
+        self.calibration = calibration
+        self._qsv = None
+        self.float_ops: set[str] = set()
+
+    def quantize(self, variant: str, int8_io: str = "int8", keep_float: Iterable[str] = ()) -> bytes:
+        """The variant's file. An op type that LiteRT's CPU runtime (XNNPACK) refuses to run quantized (an
+        unrolled LSTM's SPLIT, for one) is kept in float32 for this and every later file (`float_ops`)."""
+        if int8_io not in ("int8", "float32"):
+            raise ValueError(f"LiteRT Quantizer writes int8 or float32 I/O, not {int8_io}")
+        _quiet()
+        while True:
+            q = _quantizer(self.float_content, variant, int8_io, keep_float, self.float_ops)
+            qsv = None
+            if q.need_calibration:
+                if self._qsv is None:
+                    self._qsv = self._calibrate(q)
+                qsv = self._qsv
+            content = bytes(q.quantize(qsv, enable_progress_report=False).quantized_model)
+            refused = _refused_op(content)
+            if refused is None or refused in self.float_ops:
+                return content
+            self.float_ops.add(refused)
+
+    def _calibrate(self, q) -> dict:
+        """Each tensor's range is its min and max over all calibration inputs, as the converter takes them.
+        `Quantizer.calibrate` keeps a 0.95 moving average of each input's own range instead: over batch-1 inputs
+        that is about the last 20 inputs' range, which clipped a small ResNet's logits and flipped 20% of its
+        predictions. Its Calibrator takes the update rule; the recipe comes from the quantizer (a private field,
+        hence the pinned release). The profiler-based mode reads each op's output as it runs: the default mode
+        reads every tensor after the run and fails on unrolled LSTMs ("Tensor data is null"); both gave the same
+        ranges on a ResNet."""
+        from litert_quantizer import calibrator
+        from litert_quantizer.utils import qsv_utils
+
+        calib = calibrator.Calibrator(bytearray(self.float_content), num_threads=1,
+                                      mode=calibrator.CalibrationMode.CALIBRATION_PROFILER_BASED,
+                                      qsv_update_func=qsv_utils.min_max_update)
+        calib.calibrate(calibration_data(self.calibration), q._recipe_manager)
+        return calib.get_model_qsvs()
+
+
+def op_outputs(content: bytes) -> list[dict]:
+    """The float32 file's ops in graph order: op name, output tensor name and the activations it reads."""
+    from tensorflow.lite.tools import flatbuffer_utils
+    from tensorflow.lite.tools.visualize import BuiltinCodeToName
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+    graph = model.subgraphs[0]
+    names = [t.name.decode() if t.name else "" for t in graph.tensors]
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
+
+    def constant(t):
+        return t.buffer > 0 and model.buffers[t.buffer].data is not None
+
+    ops = []
+    for op in graph.operators:
+        if len(op.outputs) != 1:
+            continue
+        ops.append({"op": BuiltinCodeToName(codes[op.opcodeIndex]), "tensor": names[op.outputs[0]],
+                    "reads": [names[i] for i in op.inputs if i >= 0 and not constant(graph.tensors[i])]})
+    return ops
+
+
+def _activations(content: bytes, inputs: Iterable[np.ndarray]) -> list[dict]:
+    """Every readable tensor of the graph per input, dequantized to float32 (constants left out)."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    interp = Interpreter(model_content=content, num_threads=1, experimental_preserve_all_tensors=True,
+                         experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interp.allocate_tensors()
+    details = [d for d in interp.get_tensor_details() if d["name"]]
+    inp = interp.get_input_details()[0]
+    scale, zero = inp["quantization"]
+    runs = []
+    for x in inputs:
+        if scale and np.dtype(inp["dtype"]).kind in "iu":
+            info = np.iinfo(inp["dtype"])
+            x = np.clip(np.round(x / scale + zero), info.min, info.max)
+        interp.set_tensor(inp["index"], np.asarray(x).astype(inp["dtype"]))
+        interp.invoke()
+        values = {}
+        for d in details:
+            try:
+                v = interp.get_tensor(d["index"])
+            except ValueError:  # a tensor the runtime never filled (constants folded away, unused slots)
+                continue
+            s, z = d["quantization"]
+            values[d["name"]] = (v.astype(np.float32) - z) * s if s and v.dtype.kind in "iu" else v.astype(np.float32)
+        runs.append(values)
+    return runs
+
+
+def layer_errors(float_content: bytes, quant_content: bytes, inputs: Iterable[np.ndarray]) -> list[dict]:
+    """Each op's output in the quantized file against the float32 file's, on `inputs` (one batch each): SNR in
+    dB (signal power over error power, capped at 60) and cosine similarity, averaged over the inputs; plus
+    `drop_db`, how much SNR this op itself loses against the worst of the tensors it reads (its own
+    sensitivity, not the error it inherits). Tensors are matched by name (the quantizer keeps them). Our own
+    loop rather than LiteRT Quantizer's validator: that one reads every tensor and fails on unrolled LSTMs, and
+    builds two interpreters per input."""
+    inputs = list(inputs)
+    ref, got = _activations(float_content, inputs), _activations(quant_content, inputs)
+
+    def stats(name):
+        snrs, coss = [], []
+        for a, b in zip(ref, got):
+            if name not in a or name not in b or a[name].shape != b[name].shape:
+                return None
+            x, y = a[name].ravel().astype(np.float64), b[name].ravel().astype(np.float64)
+            noise, power = float(np.mean((y - x) ** 2)), float(np.mean(x ** 2))
+            snrs.append(SNR_CAP_DB if noise <= power * 10 ** (-SNR_CAP_DB / 10) else 10 * math.log10(power / noise))
+            norm = float(np.linalg.norm(x) * np.linalg.norm(y))
+            coss.append(float(np.dot(x, y) / norm) if norm else float(np.array_equal(x, y)))
+        return (float(np.mean(snrs)), float(np.mean(coss))) if snrs else None
+
+    measured = {}
+    rows = []
+    for op in op_outputs(float_content):
+        for name in op["reads"]:
+            if name not in measured and name in ref[0]:
+                measured[name] = stats(name)
+        out = stats(op["tensor"])
+        measured[op["tensor"]] = out
+        if out is None:
+            continue
+        ins = [measured[n][0] for n in op["reads"] if measured.get(n)]
+        rows.append({"layer": op["tensor"], "op": op["op"], "snr_db": out[0], "cosine": out[1],
+                     "drop_db": max(0.0, min(ins, default=SNR_CAP_DB) - out[0])})
+    return rows
+
+
+@dataclasses.dataclass
+class AutoResult:
+    content: bytes
+    loss: float
+    kept_float: list
+    rounds: list
+    reached: bool
+    full_int8: bytes
+
+
+def auto_select(calibrated: Calibrated, int8_io: str, loss_of: Callable[[bytes], float], max_loss: float,
+                min_ratio: float, errors_of: Callable[[bytes], list], log=print) -> AutoResult:
+    """Selective int8: quantize everything; while the quality loss (`loss_of(content)`, in the unit of
+    `max_loss`) is over `max_loss`, keep the next most sensitive layers in float32 (by their own SNR drop in the
+    full int8 file, doubling the count each round: 1, 2, 4, ...) and quantize again. Stops when the loss is under
+    the limit or the file would be less than `min_ratio` times smaller than float32; returns the best file that
+    kept the size budget."""
+    float_size = len(calibrated.float_content)
+    content = calibrated.quantize("auto", int8_io)
+    loss = loss_of(content)
+    rounds = [{"kept_float": 0, "bytes": len(content), "loss": loss}]
+    log(f"  auto: full int8 loses {loss:.3f} (limit {max_loss})")
+    best = AutoResult(content, loss, [], rounds, loss <= max_loss, content)
+    if best.reached:
+        return best
+    ranked = [r["layer"] for r in sorted(errors_of(content), key=lambda r: -r["drop_db"]) if r["drop_db"] > 0]
+    count = 1
+    while count <= len(ranked):
+        keep = ranked[:count]
+        candidate = calibrated.quantize("auto", int8_io, keep_float=keep)
+        if len(candidate) * min_ratio > float_size:
+            log(f"  auto: keeping {count} layer(s) in float32 would leave the file {float_size / len(candidate):.2f}x "
+                f"smaller than float32 (budget {min_ratio}x); stopping")
+            break
+        loss = loss_of(candidate)
+        rounds.append({"kept_float": count, "bytes": len(candidate), "loss": loss})
+        log(f"  auto: {count} layer(s) in float32: loss {loss:.3f}, {len(candidate):,} bytes")
+        if loss < best.loss:
+            best = AutoResult(candidate, loss, keep, rounds, loss <= max_loss, best.full_int8)
+        if loss <= max_loss:
+            break
+        count *= 2
+    best.rounds = rounds
+    return best
+
+
+def markdown_table(rows: list[dict], limit: Optional[int] = 12) -> str:
+    """The `limit` layers that lose most on their own (all when None), in graph order."""
+    shown = rows if limit is None else sorted(sorted(rows, key=lambda r: -r["drop_db"])[:limit], key=rows.index)
+    lines = ["| layer | op | SNR dB | own drop dB | cosine |", "|---|---|---|---|---|"]
+    for r in shown:
+        lines.append(f"| {r['layer']} | {r['op']} | {r['snr_db']:.1f} | {r['drop_db']:.1f} | {r['cosine']:.5f} |")
+    return "\n".join(lines)
