@@ -71,7 +71,8 @@ def train(
     if strategy == "multi_worker" and not run_dir:
         raise UsageError("--strategy multi_worker needs --run-dir DIR, the same on every worker and on storage they "
                          "all see: the chief writes the run there and a restarted worker resumes from it")
-    dist = distribute.make(strategy or "auto", task.replicable, log=log)
+    # the strategy itself is made after the checks below, which need only to know whether this process is the chief
+    chief = strategy != "multi_worker" or distribute.is_chief(distribute.tf_config())
     if resume and init_from:
         raise UsageError("--init-from starts a new run; a resumed run continues from its own checkpoint")
     if resume:
@@ -84,20 +85,21 @@ def train(
         hp = hparams_lib.resolve(recipe.name, recipe.hparams, saved["hparams"])
         _check_resume_matches(recipe, hp, saved, config, overrides, precision, seed, deterministic)
         precision, seed, deterministic = saved["precision"], saved["seed"], saved.get("deterministic", False)
-        for leftover in runs.clean_temporaries(folder) if dist.chief else ():
+        for leftover in runs.clean_temporaries(folder) if chief else ():
             log(f"removed {leftover.name}, left by the interrupted run")
     else:
         hp = hparams_lib.resolve(recipe.name, recipe.hparams, config, overrides)
         precision = runtime.resolve_precision(precision or "auto")
         seed = seed or 0
         deterministic = bool(deterministic)
-        if run_dir and dist.chief:
+        if run_dir and chief:
             runs.check_run_dir_free(run_dir)
         folder = None
         saved = None
     if precision not in PRECISIONS:
         raise UsageError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
 
+    dist = distribute.make(strategy or "auto", task.replicable, log=log)  # before TensorFlow runs anything
     runtime.set_precision(precision)
     runtime.seed_everything(seed, deterministic)
     if hp.get("freeze_backbone") and saved is None and not init_from:
