@@ -33,7 +33,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from train import export_run, machine, save  # noqa: E402
+from train import export_run, finished_run, machine, save  # noqa: E402
 
 
 def _change(art) -> float:
@@ -136,14 +136,10 @@ def main() -> int:
     if args.render_only:
         save("export", render(saved), None, readme=not args.no_readme)
         return 0
-    run_dir = Path(args.run_dir) if args.run_dir else Path(args.out) / "runs" / f"{args.recipe}-seed0"
-    if not (run_dir / "metrics.json").is_file():
-        if args.run_dir:
-            print(f"{run_dir} is not a finished run", file=sys.stderr)
-            return 2
-        from train import run_recipe
-
-        run_recipe(args.recipe, 0, Path(args.out), None, resume=True)
+    run_dir = finished_run(args.recipe, args.run_dir, Path(args.out))
+    if run_dir is None:
+        print(f"{args.run_dir} is not a finished run", file=sys.stderr)
+        return 2
     options, _ = PLANS[args.recipe]
     code = export_run(run_dir, options)
     report = json.loads((run_dir / "export" / "report.json").read_text())

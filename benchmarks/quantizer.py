@@ -27,7 +27,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from train import export_run, machine, save  # noqa: E402
+from train import export_run, finished_run, machine, save  # noqa: E402
 
 AUTO = ["--max-loss", "0.3", "--min-ratio", "2.5"]
 
@@ -102,14 +102,10 @@ def main() -> int:
     if args.render_only:
         save("quantizer", render(load()), None, readme=not args.no_readme)
         return 0
-    run_dir = Path(args.run_dir) if args.run_dir else Path(args.out) / "runs" / f"{args.recipe}-seed0"
-    if not (run_dir / "metrics.json").is_file():
-        if args.run_dir:
-            print(f"{run_dir} is not a finished run", file=sys.stderr)
-            return 2
-        from train import run_recipe
-
-        run_recipe(args.recipe, 0, Path(args.out), None, resume=True)
+    run_dir = finished_run(args.recipe, args.run_dir, Path(args.out))
+    if run_dir is None:
+        print(f"{args.run_dir} is not a finished run", file=sys.stderr)
+        return 2
     reports, failed = {}, False
     for label, options in paths(args.recipe).items():
         folder = run_dir / f"export_{label}"

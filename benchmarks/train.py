@@ -144,6 +144,15 @@ def run_recipe(name: str, seed: int, out: Path, data_dir: str | None, resume: bo
                                                                         metrics["epochs_run"], 1), **metrics}
 
 
+def finished_run(recipe: str, run_dir: str | None, out: Path) -> Path | None:
+    """The run an export benchmark works on: `run_dir` if it has finished (None if not), else the train
+    benchmark's `out/runs/RECIPE-seed0`, trained (or resumed) with the recipe's defaults first if need be."""
+    if run_dir:
+        return Path(run_dir) if (Path(run_dir) / "metrics.json").is_file() else None
+    run_recipe(recipe, 0, out, None, resume=True)  # returns at once for a finished run
+    return out / "runs" / f"{recipe}-seed0"
+
+
 def export_run(run_dir: Path, options=()) -> int:
     """`python -m export RUN_DIR OPTIONS` on the data files the run was trained on; its exit code."""
     source = json.loads((run_dir / "hparams.json").read_text())["data"]["source"].split(" (")[0]
