@@ -63,10 +63,15 @@ def test_evaluate_reproduces_the_test_metrics(ae_run):
 def test_export_writes_an_encoder_and_a_decoder_that_chain_like_the_autoencoder(ae_run, tmp_path):
     data, run, _ = ae_run
     out = tmp_path / "export"
-    report = export_cli.export_run(run, variants=["float32", "int8"], out=str(out), data_dir=str(data),
+    report = export_cli.export_run(run, variants=["float32", "int8", "auto"], out=str(out), data_dir=str(data),
                                    latency_runs=3, **QUIET)
     assert report["failures"] == {}
-    assert set(report["artifacts"]) == {f"{g}_{v}.tflite" for g in ("encoder", "decoder") for v in ("float32", "int8")}
+    assert set(report["artifacts"]) == {f"{g}_{v}.tflite" for g in ("encoder", "decoder")
+                                        for v in ("float32", "int8", "auto")}
+    for g in ("encoder", "decoder"):  # auto without a validation metric: the graph's int8 agreement limit
+        auto = report["artifacts"][f"{g}_auto.tflite"]["auto"]
+        assert auto["unit"] == "mean |TFLite - Keras|" and auto["limit"] > 0
+        assert auto["reached"] == (auto["loss"] <= auto["limit"]) and auto["rounds"][0]["kept_float"] == 0
     for art in report["artifacts"].values():
         assert art["shape_ops"] == [] and not any(op.startswith("Flex") for op in art["ops"]), art["ops"]
     decoder = report["artifacts"]["decoder_float32.tflite"]
