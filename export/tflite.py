@@ -100,7 +100,7 @@ def shorten_tensor_names(content: bytes) -> bytes:
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
     changed = False
     for graph in model.subgraphs:
-        seen: dict[bytes, int] = {}
+        used: set[bytes] = set()
         def is_constant(t):
             return t.buffer > 0 and model.buffers[t.buffer].data is not None
 
@@ -108,10 +108,12 @@ def shorten_tensor_names(content: bytes) -> bytes:
         for tensor in sorted(graph.tensors, key=is_constant):
             if not tensor.name:
                 continue
-            name = tensor.name.split(b";")[0]
-            seen[name] = seen.get(name, 0) + 1
-            if seen[name] > 1:
-                name = b"%s_%d" % (name, seen[name])
+            base = name = tensor.name.split(b";")[0]
+            number = 1
+            while name in used:  # a GRU already has `.../SelectV2_2` of its own: count on
+                number += 1
+                name = b"%s_%d" % (base, number)
+            used.add(name)
             if name != tensor.name:
                 tensor.name, changed = name, True
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model)) if changed else content
