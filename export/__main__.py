@@ -243,7 +243,8 @@ def _convert_and_verify(graph, fixed_sm: Path, out: Path, prefix: str, variants,
     except Exception as e:  # noqa: BLE001 - converter errors are long; keep the first line
         return {}, {key(v): f"conversion to float32 failed: {_first_line(e)}" for v in variants}
     calibrated = quantize.Calibrated(float_content, graph.calibration)
-    layer_inputs = []
+    quantized = any(v != "float32" for v in variants)  # the inputs the per-layer error tables are measured on:
+    layer_inputs = [x for _, x in zip(range(LAYER_EXAMPLES), graph.calibration())] if quantized else []
 
     def make(variant):
         """(content, how it was made, extra report fields)"""
@@ -259,11 +260,11 @@ def _convert_and_verify(graph, fixed_sm: Path, out: Path, prefix: str, variants,
             content = calibrated.quantize(variant, io)
             return content, f"LiteRT Quantizer ({quantize.recipe_name(variant)}{_float_ops(calibrated, variant)})", {}
         if graph.val_loss is not None:
-            inputs, unit, limit = graph.val_inputs, graph.loss_unit, max_loss
+            unit, limit = graph.loss_unit, max_loss
             def loss_of(c):
-                return graph.val_loss(verify.Runner(c).predict(inputs))
+                return graph.val_loss(verify.Runner(c).predict)
         else:
-            unit, limit = graph.loss_unit, _limit(graph.mean_abs, "int8") or 0.01
+            unit, limit = graph.loss_unit, graph.mean_abs.get("int8") or 0.01
             def loss_of(c):
                 return float(np.mean(np.abs(verify.Runner(c).predict(sample) - keras_out[: len(sample)]))) / scale
         found = quantize.auto_select(calibrated, io, loss_of, limit, min_ratio,
@@ -283,8 +284,6 @@ def _convert_and_verify(graph, fixed_sm: Path, out: Path, prefix: str, variants,
     for variant in variants:
         name = f"{graph.name}_{prefix}{variant}.tflite"
         log(f"making {name} ...")
-        if variant != "float32" and not layer_inputs:
-            layer_inputs.extend(x for _, x in zip(range(LAYER_EXAMPLES), graph.calibration()))
         try:
             content, made_by, extra = make(variant)
         except Exception as e:  # noqa: BLE001 - converter and quantizer errors are long; keep the first line
@@ -327,8 +326,7 @@ def _convert_and_verify(graph, fixed_sm: Path, out: Path, prefix: str, variants,
             "shape_ops": sorted(set(ops) & verify.SHAPE_OPS),
             "io": verify.io_details(content),
             **extra,
-            "layers": layers if len(layers) <= LAYERS_IN_REPORT else
-            sorted(sorted(layers, key=lambda r: -r["drop_db"])[:LAYERS_IN_REPORT], key=layers.index),
+            "layers": quantize.worst_layers(layers, LAYERS_IN_REPORT),
         }
         log(f"  {name}: {len(content):,} bytes, {_numbers(scores) + ', ' if scores else ''}"
             f"max |diff| {max_diff:.2e}")

@@ -278,9 +278,15 @@ def auto_select(calibrated: Calibrated, int8_io: str, loss_of: Callable[[bytes],
     return best
 
 
+def worst_layers(rows: list[dict], limit: int) -> list[dict]:
+    """The `limit` rows that lose most on their own, kept in graph order."""
+    worst = sorted(range(len(rows)), key=lambda i: -rows[i]["drop_db"])[:limit]
+    return [rows[i] for i in sorted(worst)]
+
+
 def markdown_table(rows: list[dict], limit: Optional[int] = 12) -> str:
     """The `limit` layers that lose most on their own (all when None), in graph order."""
-    shown = rows if limit is None else sorted(sorted(rows, key=lambda r: -r["drop_db"])[:limit], key=rows.index)
+    shown = rows if limit is None else worst_layers(rows, limit)
     lines = ["| layer | op | SNR dB | own drop dB | cosine |", "|---|---|---|---|---|"]
     for r in shown:
         lines.append(f"| {r['layer']} | {r['op']} | {r['snr_db']:.1f} | {r['drop_db']:.1f} | {r['cosine']:.5f} |")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Mapping
 
@@ -109,12 +110,15 @@ class ClassificationTask(Task):
         keras_acc = float(np.mean(keras_probs.argmax(1) == y))
         reference = keras_acc if reference is None else reference
 
-        x_val, y_val = take(data.val, min(info.num_val, VAL_EXAMPLES))
-        x_val = x_val.astype(info.input_dtype)
-        keras_val = float(np.mean(predict(model, x_val).argmax(1) == y_val))
+        @functools.cache
+        def validation():  # only `--quantize auto` needs it: read and scored with Keras on its first use
+            x_val, y_val = take(data.val, min(info.num_val, VAL_EXAMPLES))
+            x_val = x_val.astype(info.input_dtype)
+            return x_val, y_val, float(np.mean(predict(model, x_val).argmax(1) == y_val))
 
-        def val_loss(probs):
-            return 100 * (keras_val - float(np.mean(probs.argmax(1) == y_val)))
+        def val_loss(predict_file):
+            x_val, y_val, keras_val = validation()
+            return 100 * (keras_val - float(np.mean(predict_file(x_val).argmax(1) == y_val)))
 
         def score(probs):
             acc = float(np.mean(probs.argmax(1) == y))
@@ -131,5 +135,5 @@ class ClassificationTask(Task):
                     "labels": list(info.class_names)},
             calibration=calibration_batches(dataset_inputs(data.train), calibration, batch),
             summary={"keras_test_accuracy": keras_acc, "test_examples": int(len(y))},
-            val_inputs=x_val, val_loss=val_loss, loss_unit="accuracy points (validation split)",
+            val_loss=val_loss, loss_unit="accuracy points (validation split)",
         )]

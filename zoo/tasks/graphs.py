@@ -32,9 +32,10 @@ class ExportGraph:
     max_abs / mean_abs: per-variant limits on max and mean |TFLite - Keras| (times the largest |Keras output|
         when that exceeds 1); a variant over a limit fails.
     summary: numbers of the Keras graph for report.json (e.g. keras_test_accuracy).
-    val_inputs / val_loss: what `--quantize auto` minimises: val_loss(outputs of a file on val_inputs) is the
-        quality it lost against Keras, in `loss_unit` (a classifier: accuracy points on the validation split).
-        Without them auto keeps the file's mean |TFLite - Keras| on the test inputs under its int8 limit.
+    val_loss: what `--quantize auto` minimises: val_loss(predict), with `predict` a file's outputs for inputs, is
+        the quality the file lost against Keras, in `loss_unit` (a classifier: accuracy points on validation
+        inputs, read and scored only when asked). Without it auto keeps the file's mean |TFLite - Keras| on the
+        test inputs under its int8 limit.
     """
 
     name: str
@@ -48,8 +49,7 @@ class ExportGraph:
     max_abs: Mapping[str, float] = dataclasses.field(default_factory=lambda: dict(FLOAT_TOLERANCE))
     mean_abs: Mapping[str, float] = dataclasses.field(default_factory=dict)
     summary: dict = dataclasses.field(default_factory=dict)
-    val_inputs: Optional[np.ndarray] = None
-    val_loss: Optional[Callable[[np.ndarray], float]] = None
+    val_loss: Optional[Callable[[Callable[[np.ndarray], np.ndarray]], float]] = None
     loss_unit: str = "mean |TFLite - Keras|"
 
     @property
