@@ -4,6 +4,7 @@
     python -m export runs/cnn_mnist/20261122-213000 --quantize int8 --int8-io uint8
     python -m export runs/cnn_mnist/20261122-213000 --quantize all --batch 1 --out exported/
     python -m export runs/bilstm_imdb/20261124-101500 --quantize int8,auto --max-loss 0.3
+    python -m export runs/cnn_mnist/20261122-213000 --int8-io float32 --web   # + a page: export/web/
 
 Writes into RUN_DIR/export/ (or --out), for each graph the recipe's task exports
 (a classifier's `model`; an autoencoder's `encoder` and `decoder`): a serving
@@ -18,7 +19,8 @@ with LiteRT Quantizer (`--quantizer converter`: the TFLite converter's legacy
 post-training quantization); `--quantize auto` keeps the int8 layers that lose most
 in float32 until the file loses at most --max-loss.
 A variant that fails to convert or to match Keras is named, the command exits 1,
-and the variants that passed are kept.
+and the variants that passed are kept. `--web` then writes a static page that runs the
+files in a browser with LiteRT.js (see python -m export.web --help).
 """
 
 from __future__ import annotations
@@ -401,6 +403,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", metavar="DIR", help="output folder (default RUN_DIR/export)")
     p.add_argument("--data-dir", metavar="DIR", help="where the dataset's files are (as for zoo.train)")
     p.add_argument("--latency-runs", type=int, default=200, help="timed runs per latency measurement (default 200)")
+    p.add_argument("--web", action="store_true", help="also write a static web page that runs the files in the browser "
+                   "with LiteRT.js into EXPORT_DIR/web (python -m export.web; needs `npm ci` in the zoo checkout)")
     p.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
     args = p.parse_args(argv)
     from zoo.errors import run_cli
@@ -411,9 +415,14 @@ def main(argv=None) -> int:
                             allow_flex=args.allow_flex, data_dir=args.data_dir, latency_runs=args.latency_runs,
                             prune=args.prune, prune_epochs=args.prune_epochs, quantizer=args.quantizer,
                             max_loss=args.max_loss, min_ratio=args.min_ratio)
+        folder = Path(args.out) if args.out else Path(args.run_dir) / "export"
         for variant, why in report["failures"].items():
             print(f"error: {variant}: {why}", file=sys.stderr)
-        print(f"export folder: {Path(args.out) if args.out else Path(args.run_dir) / 'export'}")
+        print(f"export folder: {folder}")
+        if args.web:
+            from export import web
+
+            web.build(folder)
         return 1 if report["failures"] else 0
 
     return run_cli(body, args.debug)

@@ -188,7 +188,7 @@ class AdversarialTask(Task):
         return [ExportGraph(
             name="generator", model=model.sampler, original=original.sampler, inputs=noise,
             input={"kind": "noise", "shape": [model.noise_dim], "dtype": "float32", "range": [-4.0, 4.0],
-                   "meaning": "a draw from N(0, I): each draw gives one image"},
+                   "sample": "standard normal", "meaning": "a draw from N(0, I): each draw gives one image"},
             output={"name": "image", "shape": list(data.info.input_shape), "dtype": "float32",
                     "meaning": "pixel intensities 0..1 (x 255 for 8-bit pixels)"},
             calibration=calibration_batches(lambda: iter([fixed_noise(max(calibration, batch), model.noise_dim, 7)]),

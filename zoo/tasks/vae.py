@@ -157,8 +157,9 @@ class VariationalTask(Task):
                                                         batch)),
             ExportGraph(name="decoder", model=dec, original=decoder(original), inputs=codes, mean_abs=limits,
                         input={"kind": "latent", "shape": [model.latent_dim], "dtype": "float32",
-                               "range": [-3.0, 3.0], "meaning": "a code: draw from N(0, I) to generate a digit, or "
-                               "use the encoder's output to reconstruct one"},
+                               "range": [-3.0, 3.0], "sample": "standard normal",
+                               "meaning": "a code: draw from N(0, I) to generate a digit, or use the encoder's output "
+                               "to reconstruct one"},
                         output={"name": "image", "shape": list(info.input_shape), "dtype": "float32",
                                 "meaning": "Bernoulli pixel probabilities 0..1 (x 255 for 8-bit pixels)"},
                         calibration=calibration_batches(

@@ -1,0 +1,158 @@
+"""A static web page that runs an exported model in the browser with LiteRT.js, from the export's files alone.
+
+    python -m export.web runs/cnn_mnist/20261122-213000          # after python -m export: RUN_DIR/export/web/
+    python -m export runs/cnn_mnist/20261122-213000 --web        # export, then the page
+    python -m export.web runs/cnn_mnist/20261122-213000 --files model_float32.tflite,model_int8.tflite
+    cd runs/cnn_mnist/20261122-213000/export/web && python -m http.server    # then open http://localhost:8000
+
+The folder holds index.html with its app.js and style.css, the LiteRT.js runtime
+(@litertjs/core from this project's package-lock.json: `npm ci`; its WebAssembly
+files are served from the folder, so the page works offline), the chosen .tflite files,
+signature.json (listing only those files), labels.txt and, for text models, vocab.txt.
+The page reads everything it knows about the model from those files, as an app would.
+Image classifiers take a drawing or an image file, text classifiers a typed text,
+generators draw samples from random noise; the page shows the top classes (or the
+samples) and the time of the model call.
+
+LiteRT.js 2.5 creates and reads float32, int32 and uint8 tensors only: a file with int8
+or int16 inputs or outputs is left out with its reason (export int8 with --int8-io
+float32 for the page).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Optional, Sequence
+
+LITERTJS_VERSION = "2.5.3"  # the version package-lock.json pins and the page was tested with
+FEEDS = ("float32", "int32", "uint8")  # tensor types LiteRT.js creates and reads
+PAGE = Path(__file__).with_name("page")
+PAGE_FILES = ("index.html", "app.js", "style.css")
+# what the page imports, by the names its import map gives them, and the WebAssembly builds loadLiteRt() picks
+# from without threads or JSPI: the relaxed-SIMD one, and the compatible one for browsers without relaxed SIMD
+RUNTIME = {"core.js": "core/dist/index.js", "wasm-utils.js": "wasm-utils/dist/index.js"}
+WASM = ("litert_wasm_internal.js", "litert_wasm_internal.wasm",
+        "litert_wasm_compat_internal.js", "litert_wasm_compat_internal.wasm")
+ORDER = ("float32", "int8", "dynamic", "float16", "weights_int8", "weights_int4", "auto")  # the page opens the first
+
+
+def litertjs_dir(given: Optional[str] = None) -> Path:
+    """The `@litertjs` folder of node_modules: --litertjs if given, else $ZOO_LITERTJS if set, else this checkout's
+    node_modules, then the working directory's."""
+    from zoo.errors import UsageError
+
+    given = given or os.environ.get("ZOO_LITERTJS")
+    candidates = [Path(given)] if given else [Path(__file__).resolve().parents[2] / "node_modules",
+                                              Path.cwd() / "node_modules"]
+    for c in candidates:
+        for folder in (c / "@litertjs", c):  # node_modules/ or node_modules/@litertjs/
+            if all((folder / part).is_file() for part in RUNTIME.values()) and (folder / "core" / "wasm").is_dir():
+                return folder
+    where = ", ".join(str(c) for c in candidates)
+    raise UsageError(f"LiteRT.js (@litertjs/core {LITERTJS_VERSION}) is not installed (looked in {where}): run "
+                     "`npm ci` in the zoo checkout (needs Node.js), or pass --litertjs PATH/node_modules")
+
+
+def feedable(io: dict) -> Optional[str]:
+    """Why LiteRT.js cannot run a file with these inputs and outputs (`signature.json`'s per-file io), or None."""
+    for t in io["inputs"] + io["outputs"]:
+        if t["dtype"] not in FEEDS:
+            return (f"{t['dtype']} {t['name']} tensor: LiteRT.js feeds {', '.join(FEEDS)} only (export int8 with "
+                    "--int8-io float32 for the page)")
+    return None
+
+
+def has_page(graph: dict) -> bool:
+    """Whether app.js has a page for a graph of signature.json: a classifier of images or token ids, or a generator
+    of images from standard normal noise (app.js's roleOf says the same)."""
+    given, out = graph["input"], graph["output"]
+    return bool(out.get("labels")) and given["kind"] in ("image", "tokens") or (
+        out["name"] == "image" and given.get("sample") == "standard normal")
+
+
+def _rank(name: str) -> tuple:
+    variant = next((v for v in ORDER if name.endswith(f"_{v}.tflite")), None)
+    return ("_pruned_" in name, ORDER.index(variant) if variant else len(ORDER), name)
+
+
+def build(export_dir, out=None, files: Optional[Sequence[str]] = None, litertjs: Optional[str] = None,
+          log=print) -> dict:
+    """Write the page folder for an export folder (signature.json and its files); returns what it holds."""
+    from zoo import runs
+    from zoo.errors import RunDirError, UsageError
+
+    export_dir = Path(export_dir)
+    if not (export_dir / "signature.json").is_file() and (export_dir / "export" / "signature.json").is_file():
+        export_dir = export_dir / "export"  # given the run folder
+    if not (export_dir / "signature.json").is_file():
+        raise RunDirError(f"{export_dir} has no signature.json: export the run first (python -m export RUN_DIR)")
+    signature = runs.read_json(export_dir / "signature.json")
+    shown = [g for g in signature["graphs"].values() if has_page(g)]
+    if not shown:
+        raise UsageError(f"{signature['recipe']}: the page runs classifiers and generators, and its graphs "
+                         f"({', '.join(signature['graphs'])}) are neither")
+    listed = {name: io for g in shown for name, io in g["files"].items()}
+    if files:
+        unknown = [f for f in files if f not in listed]
+        if unknown:
+            raise UsageError(f"{', '.join(unknown)} not in {export_dir}/signature.json; it lists "
+                             f"{', '.join(sorted(listed)) or 'no files'}")
+    chosen = sorted(files or listed, key=_rank)
+    refused = {name: why for name in chosen
+               for why in [feedable(listed[name]) or (None if (export_dir / name).is_file() else "file missing")]
+               if why}
+    kept = [name for name in chosen if name not in refused]
+    if not kept:
+        raise UsageError(f"no file the page can run in {export_dir}: " +
+                         "; ".join(f"{n}: {why}" for n, why in refused.items()))
+    source = litertjs_dir(litertjs)
+    out = Path(out) if out else export_dir / "web"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    runs.clean_temporaries(out.parent)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    tmp.chmod(0o755)  # mkdtemp's 0700 would keep a web server run by another user out
+    try:
+        for name in PAGE_FILES:
+            shutil.copyfile(PAGE / name, tmp / name)
+        (tmp / "litertjs" / "wasm").mkdir(parents=True)
+        for name, part in RUNTIME.items():
+            shutil.copyfile(source / part, tmp / "litertjs" / name)
+        for name in WASM:
+            shutil.copyfile(source / "core" / "wasm" / name, tmp / "litertjs" / "wasm" / name)
+        for name in kept:
+            shutil.copyfile(export_dir / name, tmp / name)
+        for extra in ("labels.txt", "vocab.txt"):
+            if (export_dir / extra).is_file():
+                shutil.copyfile(export_dir / extra, tmp / extra)
+        page_signature = dict(signature, graphs={
+            g: dict(graph, files={n: graph["files"][n] for n in kept if n in graph["files"]})
+            for g, graph in signature["graphs"].items()})
+        page_signature["web"] = {"files": kept, "left_out": refused, "litertjs": _version(source)}
+        (tmp / "signature.json").write_text(json.dumps(page_signature, indent=1) + "\n", encoding="utf-8")
+        _swap_in(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    for name, why in refused.items():
+        log(f"  left out {name}: {why}")
+    log(f"web page: {out} ({', '.join(kept)}); try it with: cd {out} && python -m http.server")
+    return {"folder": str(out), "files": kept, "left_out": refused}
+
+
+def _version(source: Path) -> str:
+    return json.loads((source / "core" / "package.json").read_text())["version"]
+
+
+def _swap_in(new: Path, out: Path) -> None:
+    """Put the finished folder `new` at `out`: a killed build leaves the old page (or none), never half of one."""
+    if not out.exists():
+        os.replace(new, out)
+        return
+    old = out.with_name(f".{out.name}.old.tmp")
+    shutil.rmtree(old, ignore_errors=True)
+    os.replace(out, old)
+    os.replace(new, out)
+    shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,315 @@
+// The zoo's web client: reads signature.json, loads one exported .tflite file with LiteRT.js (WebAssembly, CPU)
+// and runs it on what the user gives it. Everything the page knows about the model comes from signature.json,
+// labels.txt and vocab.txt beside it, as it would for an app on a phone.
+//
+// window.zoo is the page's own code path, also used by the tests: classifyImageData(imageData),
+// classifyText(text), tokenize(text), generateFrom(noise), and `ready` (a promise of the first prediction).
+import {loadLiteRt, loadAndCompile, Tensor} from '@litertjs/core';
+
+// The text clean-up this page implements; signature.json's `text.standardize` must list exactly these steps.
+const PUNCTUATION = '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~';
+const STANDARDIZE = [
+  'lowercase (Unicode)',
+  "replace each '<br />' with a space",
+  `delete these ASCII punctuation characters: ${PUNCTUATION}`,
+  'split on whitespace',
+];
+const PUNCTUATION_RE = new RegExp(`[${PUNCTUATION.replace(/[\\\]\[^-]/g, '\\$&')}]`, 'g');
+const WHITESPACE_RE = /[ \t\n\v\f\r]+/;  // TensorFlow's whitespace split: ASCII whitespace only
+const FEEDS = ['float32', 'int32', 'uint8'];  // the tensor types LiteRT.js 2.5 creates and reads
+const TOP = 5;
+const SAMPLES = 16;
+
+const $ = (id) => document.getElementById(id);
+const page = {firstPredictionMs: null, predictions: 0};
+
+// ---- what signature.json says ----------------------------------------------------------------------------------
+function roleOf(graph) {
+  const {input, output} = graph;
+  if (output.labels && input.kind === 'image') return 'image';
+  if (output.labels && input.kind === 'tokens') return 'text';
+  if (output.name === 'image' && input.sample === 'standard normal') return 'generator';
+  return null;
+}
+
+function chooseGraph(signature, wantedFile) {
+  const graphs = Object.entries(signature.graphs).filter(([, g]) => roleOf(g) && Object.keys(g.files).length);
+  if (!graphs.length) {
+    throw new Error(`this page runs classifiers and generators; ${signature.recipe}'s graphs ` +
+      `(${Object.keys(signature.graphs).join(', ')}) are neither`);
+  }
+  const found = graphs.find(([, g]) => wantedFile && wantedFile in g.files);
+  if (wantedFile && !found) throw new Error(`no file ${wantedFile} in signature.json`);
+  const [name, graph] = found || graphs[0];
+  const file = wantedFile || Object.keys(graph.files)[0];
+  return {name, graph, file, io: graph.files[file], role: roleOf(graph)};
+}
+
+function checkFeedable(file, io) {
+  for (const t of [...io.inputs, ...io.outputs]) {
+    if (!FEEDS.includes(t.dtype)) {
+      throw new Error(`${file} has a ${t.dtype} tensor (${t.name}); LiteRT.js feeds only ${FEEDS.join(', ')}: ` +
+        'export the int8 file with --int8-io float32');
+    }
+  }
+}
+
+// ---- tensors in and out: quantized I/O by the file's own scale and zero point -------------------------------------
+function roundHalfEven(x) {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+function toInput(values, detail) {
+  const q = detail.quantization;
+  if (detail.dtype === 'float32') return new Float32Array(values);
+  if (detail.dtype === 'int32') return Int32Array.from(values);
+  // uint8 input: q = round(x / scale + zero_point) to the nearest even on ties, clipped to 0..255, computed in float32
+  // as the Python interpreter's checks compute it
+  const f = Math.fround;
+  return Uint8Array.from(values, (v) => Math.min(255, Math.max(0,
+    roundHalfEven(f(f(f(v) / f(q.scale)) + q.zero_point)))));
+}
+
+function fromOutput(array, detail) {
+  const q = detail.quantization;
+  return q ? Float32Array.from(array, (v) => (v - q.zero_point) * q.scale) : Float32Array.from(array);
+}
+
+async function run(values) {
+  const {inputs, outputs} = page.io;
+  const tensor = new Tensor(toInput(values, inputs[0]), inputs[0].shape);
+  const start = performance.now();
+  const results = await page.model.run(tensor);
+  const raw = results[0].toTypedArray();
+  const ms = performance.now() - start;
+  tensor.delete();
+  results.forEach((t) => t.delete());
+  return {output: fromOutput(raw, outputs[0]), ms};
+}
+
+// ---- images --------------------------------------------------------------------------------------------------------
+// An RGBA ImageData of the model's input size -> the model's input values (NHWC): grey or RGB pixels 0..255 mapped
+// onto input.range. A grey pixel (r = g = b) keeps its value; colour goes to grey by ITU-R 601 weights.
+function pixelsFromImageData(image) {
+  const [, height, width, channels] = page.graph.input.shape;
+  if (image.width !== width || image.height !== height) {
+    throw new Error(`the model takes ${width}x${height} images, got ${image.width}x${image.height}`);
+  }
+  const [lo, hi] = page.graph.input.range;
+  const out = new Float32Array(width * height * channels);
+  const d = image.data;
+  for (let i = 0; i < width * height; i++) {
+    const [r, g, b] = [d[4 * i], d[4 * i + 1], d[4 * i + 2]];
+    if (channels === 1) {
+      const grey = r === g && g === b ? r : 0.299 * r + 0.587 * g + 0.114 * b;
+      out[i] = lo + (hi - lo) * grey / 255;
+    } else {
+      [r, g, b].forEach((v, c) => { out[3 * i + c] = lo + (hi - lo) * v / 255; });
+    }
+  }
+  return out;
+}
+
+// Any drawable (the drawing pad, a decoded file) scaled onto black at the model's input size, as the model sees it.
+function imageDataOf(source) {
+  const [, height, width] = page.graph.input.shape;
+  const seen = $('seen');
+  seen.width = width;
+  seen.height = height;
+  const ctx = seen.getContext('2d', {willReadFrequently: true});
+  ctx.imageSmoothingEnabled = true;
+  ctx.imageSmoothingQuality = 'high';
+  ctx.fillStyle = '#000';
+  ctx.fillRect(0, 0, width, height);
+  ctx.drawImage(source, 0, 0, width, height);
+  return ctx.getImageData(0, 0, width, height);
+}
+
+async function classifyImageData(image) {
+  return show(await classify(pixelsFromImageData(image)));
+}
+
+function setUpDrawing() {
+  const pad = $('pad');
+  const ctx = pad.getContext('2d');
+  const clear = () => { ctx.fillStyle = '#000'; ctx.fillRect(0, 0, pad.width, pad.height); };
+  clear();
+  let last = null;
+  const at = (e) => { const r = pad.getBoundingClientRect(); return [(e.clientX - r.left) * pad.width / r.width,
+    (e.clientY - r.top) * pad.height / r.height]; };
+  pad.addEventListener('pointerdown', (e) => { last = at(e); pad.setPointerCapture(e.pointerId); });
+  pad.addEventListener('pointermove', (e) => {
+    if (!last) return;
+    const next = at(e);
+    Object.assign(ctx, {strokeStyle: '#fff', lineWidth: pad.width / 12, lineCap: 'round', lineJoin: 'round'});
+    ctx.beginPath();
+    ctx.moveTo(...last);
+    ctx.lineTo(...next);
+    ctx.stroke();
+    last = next;
+  });
+  const done = () => { if (last) { last = null; classifyImageData(imageDataOf(pad)).catch(fail); } };
+  pad.addEventListener('pointerup', done);
+  pad.addEventListener('pointercancel', done);
+  $('clear').addEventListener('click', () => { clear(); classifyImageData(imageDataOf(pad)).catch(fail); });
+  $('image-file').addEventListener('change', async (e) => {
+    const file = e.target.files[0];
+    if (!file) return;
+    try {
+      const bitmap = await createImageBitmap(file);
+      classifyImageData(imageDataOf(bitmap)).catch(fail);
+    } catch (err) {
+      fail(new Error(`${file.name} is not an image this browser can decode`));
+    }
+  });
+}
+
+// ---- text ----------------------------------------------------------------------------------------------------------
+function standardize(text) {
+  return text.toLowerCase().split('<br />').join(' ').replace(PUNCTUATION_RE, '');
+}
+
+function tokenize(text) {
+  const t = page.graph.input.text;
+  const tokens = standardize(text).split(WHITESPACE_RE).filter((s) => s.length);
+  let ids = tokens.map((s) => page.vocab.get(s) ?? t.oov_id);
+  const n = t.sequence_length;
+  if (ids.length > n) ids = t.truncating === 'pre' ? ids.slice(ids.length - n) : ids.slice(0, n);
+  return ids.concat(new Array(n - ids.length).fill(t.pad_id));
+}
+
+async function classifyText(text) {
+  const ids = tokenize(text);
+  const known = ids.filter((id) => id !== page.graph.input.text.pad_id);
+  $('tokens').textContent = `${known.length} token(s), ${known.filter((id) => id === page.graph.input.text.oov_id)
+    .length} not in the vocabulary`;
+  return show(await classify(ids));
+}
+
+async function loadVocabulary(text) {
+  const same = text.standardize.length === STANDARDIZE.length && text.standardize.every((s, i) => s === STANDARDIZE[i]);
+  if (!same) throw new Error(`this page cannot standardise text as signature.json asks: ${text.standardize}`);
+  const lines = (await fetchOk(text.vocabulary)).split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  const vocab = new Map();
+  lines.forEach((token, id) => { if (!vocab.has(token)) vocab.set(token, id); });
+  return vocab;
+}
+
+// ---- classifiers and generators ------------------------------------------------------------------------------------
+async function classify(values) {
+  const {output, ms} = await run(values);
+  const probabilities = Array.from(output);
+  const argmax = probabilities.indexOf(Math.max(...probabilities));
+  return {probabilities, argmax, label: page.graph.output.labels[argmax], ms};
+}
+
+function show(result) {
+  const labels = page.graph.output.labels;
+  const order = result.probabilities.map((p, i) => [p, i]).sort((a, b) => b[0] - a[0]).slice(0, TOP);
+  $('top').replaceChildren(...order.map(([p, i]) => {
+    const li = document.createElement('li');
+    li.innerHTML = '<span class="label"></span><span class="track"><span class="bar"></span></span><span class="p"></span>';
+    li.querySelector('.label').textContent = labels[i];
+    li.querySelector('.bar').style.width = `${(100 * p).toFixed(1)}%`;
+    li.querySelector('.p').textContent = `${(100 * p).toFixed(1)}%`;
+    return li;
+  }));
+  latency(result.ms);
+  return result;
+}
+
+function latency(ms) {
+  if (page.firstPredictionMs === null) page.firstPredictionMs = performance.now();
+  page.predictions += 1;
+  $('latency').textContent = `model call ${ms.toFixed(2)} ms · page load to first prediction ` +
+    `${page.firstPredictionMs.toFixed(0)} ms`;
+}
+
+// A standard normal draw per number (Box-Muller), clipped to input.range.
+function noise() {
+  const [lo, hi] = page.graph.input.range;
+  return Array.from({length: page.graph.input.shape.slice(1).reduce((a, b) => a * b)}, () => {
+    const z = Math.sqrt(-2 * Math.log(1 - Math.random())) * Math.cos(2 * Math.PI * Math.random());
+    return Math.min(hi, Math.max(lo, z));
+  });
+}
+
+// One noise vector -> the generated image's intensities 0..1 (H x W x C), drawn as a new tile.
+async function generateFrom(values) {
+  const {output, ms} = await run(values);
+  const [, height, width, channels] = page.graph.output.shape;
+  const canvas = document.createElement('canvas');
+  Object.assign(canvas, {width, height});
+  const ctx = canvas.getContext('2d');
+  const image = ctx.createImageData(width, height);
+  for (let i = 0; i < width * height; i++) {
+    for (let c = 0; c < 3; c++) {
+      image.data[4 * i + c] = 255 * output[channels * i + (channels === 1 ? 0 : c)];
+    }
+    image.data[4 * i + 3] = 255;
+  }
+  ctx.putImageData(image, 0, 0);
+  return {image: Array.from(output), canvas, ms};
+}
+
+async function generate() {
+  const results = [];
+  for (let i = 0; i < SAMPLES; i++) results.push(await generateFrom(noise()));
+  $('samples').replaceChildren(...results.map((r) => r.canvas));
+  latency(results.reduce((s, r) => s + r.ms, 0) / results.length);
+  return results;
+}
+
+// ---- start-up ------------------------------------------------------------------------------------------------------
+async function fetchOk(url, kind = 'text') {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url}: ${response.status} ${response.statusText}`);
+  return response[kind]();
+}
+
+function fail(error) {
+  const message = error && error.message ? error.message : String(error);
+  $('error').textContent = `Error: ${message}`;
+  $('error').hidden = false;
+  window.zoo.error = message;
+}
+
+async function start() {
+  const signature = await fetchOk('signature.json', 'json');
+  const wanted = new URLSearchParams(location.search).get('file');
+  Object.assign(page, chooseGraph(signature, wanted));
+  checkFeedable(page.file, page.io);
+  $('title').textContent = `${signature.recipe}: ${page.name}`;
+  $('subtitle').textContent = `${page.file} · ${page.graph.output.meaning || ''}`;
+  const picker = $('file');
+  for (const name of Object.keys(page.graph.files)) picker.add(new Option(name, name, false, name === page.file));
+  $('file-picker').hidden = picker.options.length < 2;
+  picker.addEventListener('change', () => { location.search = `?file=${encodeURIComponent(picker.value)}`; });
+
+  await loadLiteRt('./litertjs/wasm/');
+  page.model = await loadAndCompile(page.file, {accelerator: 'wasm'});
+  if (page.role === 'text') {
+    page.vocab = await loadVocabulary(page.graph.input.text);
+    $('text-panel').hidden = false;
+    $('classify').addEventListener('click', () => classifyText($('text').value).catch(fail));
+    return classifyText($('text').value || $('text').placeholder);
+  }
+  if (page.role === 'generator') {
+    $('generator-panel').hidden = false;
+    $('result-panel').querySelector('#top').hidden = true;
+    $('generator-hint').textContent = `Each tile: one standard normal draw of ${page.graph.input.shape[1]} numbers.`;
+    $('generate').addEventListener('click', () => generate().catch(fail));
+    return generate();
+  }
+  $('image-panel').hidden = false;
+  setUpDrawing();
+  return classifyImageData(imageDataOf($('pad')));
+}
+
+window.zoo = {classifyImageData, classifyText, tokenize, generateFrom, page, error: null};
+window.zoo.ready = start().then((first) => ({first, readyMs: page.firstPredictionMs}), (error) => {
+  fail(error);
+  throw error;
+});
