@@ -87,7 +87,7 @@ class Page:
     def classify_images(self, x) -> np.ndarray:
         """Images (n, height, width, channels) of 0..255 pixels, fed to the page as RGBA ImageData -> probabilities."""
         x = np.asarray(x).astype(np.uint8)
-        out = []
+        out, self.call_ms = [], []  # call_ms: the page's own timing of each model call
         for i in range(0, len(x), CHUNK):
             part = x[i : i + CHUNK]
             rgba = np.concatenate([np.repeat(part, 3, axis=-1) if part.shape[-1] == 1 else part,
@@ -96,9 +96,10 @@ class Page:
                 "const [h, w, images] = args; const all = [];"
                 "for (const flat of images) {"
                 "  const image = new ImageData(new Uint8ClampedArray(flat), w, h);"
-                "  all.push((await window.zoo.classifyImageData(image)).probabilities); }"
+                "  const r = await window.zoo.classifyImageData(image); all.push([r.probabilities, r.ms]); }"
                 "return all;", part.shape[1], part.shape[2], [r.reshape(-1).tolist() for r in rgba])
-        return np.asarray(out, np.float32)
+        self.call_ms = [ms for _, ms in out]
+        return np.asarray([p for p, _ in out], np.float32)
 
     def tokenize(self, texts) -> np.ndarray:
         return np.asarray(self._call("return args[0].map((t) => window.zoo.tokenize(t));", list(texts)), np.int32)
