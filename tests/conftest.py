@@ -155,9 +155,9 @@ HEAVY = {
 }
 
 
-def recipe_params(names):
-    """pytest parameters over recipe names, the heavy ones marked slow (run with `pytest -m slow`)."""
-    return [pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n for n in names]
+def recipe_params(names, also=()):
+    """pytest parameters over recipe names, the heavy ones (and `also`) marked slow (run with `pytest -m slow`)."""
+    return [pytest.param(n, marks=pytest.mark.slow) if n in HEAVY or n in also else n for n in names]
 
 
 QUIET_TRAIN = dict(precision="float32", verbose=0, log=lambda s: None)  # train.train(...) without output

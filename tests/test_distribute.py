@@ -42,6 +42,7 @@ def history(run_dir):
         return list(csv.DictReader(f))
 
 
+@pytest.mark.slow  # two workers, a kill and a resume: 80-170 s on 2 cores; `pytest -m slow` (and CI) run it
 def test_two_workers_split_the_batch_match_one_process_only_the_chief_writes_and_a_killed_worker_resumes(tmp_path):
     data = write_mnist_like(tmp_path / "data", n_train=1280, n_test=200)
     one = tmp_path / "one"

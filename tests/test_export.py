@@ -296,7 +296,8 @@ def test_masks_hold_through_optimizer_updates():
     assert pruner.strip() == pytest.approx(0.5, abs=0.01)
 
 
-@pytest.mark.parametrize("name", recipe_params(zoo.list_recipes("classification")))
+# resnet20's export takes 40-80 s on 2 cores, the longest of the default run: `pytest -m slow` (and CI) run it
+@pytest.mark.parametrize("name", recipe_params(zoo.list_recipes("classification"), also=("resnet20_cifar10",)))
 def test_every_classification_recipe_exports(name, tmp_path):
     run, data = tiny_run(tmp_path, name=name, epochs=6)  # confident enough that int8 rounding rarely flips argmax
     report = do_export(run, data, variants=["float32", "int8"])
