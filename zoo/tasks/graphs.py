@@ -10,6 +10,7 @@ else counts (a classifier's test accuracy, an image's mean pixel difference).
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from typing import Any, Callable, Iterable, Mapping, Optional
 
 import numpy as np
@@ -61,11 +62,25 @@ class ExportGraph:
         return self.input["dtype"]
 
 
+_TRACED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # graph -> {input spec: its traced call}
+
+
 def predict(graph, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """float32 outputs of a Keras model or layer over `x`, batch by batch, inference mode."""
-    parts = [np.asarray(graph(x[i : i + batch_size], training=False), dtype=np.float32)
-             for i in range(0, len(x), batch_size)]
-    return np.concatenate(parts) if parts else np.zeros((0,), np.float32)
+    """float32 outputs of a Keras model or layer over `x`, batch by batch, inference mode. The call is traced
+    into a TensorFlow function once per graph and input spec and kept while the graph lives: eagerly, the unrolled
+    BiLSTM of bilstm_imdb's export twin took 5.4 minutes over IMDB's test split, traced 27 s once and then 50 s."""
+    import tensorflow as tf
+
+    x = np.asarray(x)
+    if not len(x):
+        return np.zeros((0,), np.float32)
+    spec = tf.TensorSpec((None, *x.shape[1:]), tf.as_dtype(x.dtype))
+    calls = _TRACED.setdefault(graph, {})
+    if spec not in calls:
+        ref = weakref.ref(graph)  # the traced call must not keep its own graph alive
+        calls[spec] = tf.function(lambda t: ref()(t, training=False), input_signature=[spec])
+    parts = [np.asarray(calls[spec](x[i : i + batch_size]), dtype=np.float32) for i in range(0, len(x), batch_size)]
+    return np.concatenate(parts)
 
 
 def take(dataset, count: int):
