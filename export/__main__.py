@@ -278,7 +278,8 @@ def _convert_and_verify(graph, fixed_sm: Path, out: Path, prefix: str, variants,
         how = f"LiteRT Quantizer ({quantize.recipe_name(variant)}, selective{_float_ops(calibrated, variant)})"
         return found.content, how, {"auto": {
             "loss": found.loss, "limit": limit, "unit": unit, "reached": found.reached,
-            "kept_float": found.kept_float, "rounds": found.rounds, "full_int8_bytes": full["bytes"],
+            "kept_float": found.kept_float, "rounds": found.rounds, "float32_bytes": len(float_content),
+            "full_int8_bytes": full["bytes"],
             "full_int8_loss": full["loss"],
             "full_int8_latency_ms_1_thread": verify.latency_ms(found.full_int8, sample, 1, latency_runs)}}
 

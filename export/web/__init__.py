@@ -1,7 +1,7 @@
 """A static web page that runs an exported model in the browser with LiteRT.js, from the export's files alone.
 
     python -m export.web runs/cnn_mnist/20261122-213000          # after python -m export: RUN_DIR/export/web/
-    python -m export runs/cnn_mnist/20261122-213000 --web        # export, then the page
+    python -m export runs/cnn_mnist/20261122-213000 --int8-io float32 --web   # export, then the page
     python -m export.web runs/cnn_mnist/20261122-213000 --files model_float32.tflite,model_int8.tflite
     cd runs/cnn_mnist/20261122-213000/export/web && python -m http.server    # then open http://localhost:8000
 
