@@ -177,7 +177,9 @@ def test_memory_does_not_grow_from_trial_to_trial(tmp_path, mnist_dir, monkeypat
     run(tmp_path, mnist_dir, max_trials=6, isolate=True)
     assert len(rss) == 6
     per_trial = (rss[-1] - rss[1]) / 4
-    assert per_trial < 2, f"RSS grew {per_trial:.1f} MB per trial: {[round(r) for r in rss]}"
+    # In process it grows by about 10 MB per trial; isolated, the allocator still steps now and then (a clean-clone
+    # CI run saw 1571, 1574, 1574, 1583, 1583, 1586 MB: 2.9 MB per trial, with no trial run in this process).
+    assert per_trial < 5, f"RSS grew {per_trial:.1f} MB per trial: {[round(r) for r in rss]}"
 
 
 @pytest.mark.slow  # 35 s on 2 cores: outside the default run, in CI's `pytest -m slow`
