@@ -219,3 +219,11 @@ def test_the_generator_page_draws_what_the_python_interpreter_draws(tmp_path_fac
         seen = page.generate(noise)
     expected = verify.Runner((folder / "decoder_float32.tflite").read_bytes()).predict(noise)
     assert seen.shape == (8, 28 * 28) and np.abs(seen - expected.reshape(8, -1)).max() <= 1e-4
+
+
+def test_an_autoencoder_has_no_page_and_says_so(tmp_path):
+    out, _ = export(tmp_path, "ae_mnist", ["float32"], epochs=1)
+    with pytest.raises(UsageError, match="ae_mnist: the page runs classifiers and generators, and its graphs "
+                                         r"\(encoder, decoder\) are neither"):
+        web.build(out, log=lambda s: None)
+    assert not (out / "web").exists()
