@@ -42,14 +42,11 @@ SEVEN = [[(80, 60), (200, 60), (130, 230)]]  # a 7 drawn with the mouse, in the 
 
 
 def mnist_test_images(run_dir: Path, count: int):
-    import zoo  # noqa: F401  (registers the recipes)
     from zoo import runs
+    from zoo.tasks.graphs import take
 
-    saved = runs.read_json(run_dir / "hparams.json")
-    recipe = zoo.get(saved["recipe"])
-    data = runs.load_data(run_dir, saved, recipe, {**recipe.hparams, **saved["hparams"]})
-    xs, ys = zip(*((np.asarray(x), np.asarray(y)) for x, y in data.test))
-    return np.concatenate(xs)[:count], np.concatenate(ys)[:count]
+    run, recipe, hp = runs.load_run_recipe(run_dir)
+    return take(runs.load_data(run_dir, run, recipe, hp).test, count)
 
 
 def measure(folder: Path, x, y, screenshot: Path) -> dict:

@@ -236,7 +236,7 @@ def _convert_and_verify(graph, fixed_sm: Path, out: Path, prefix: str, variants,
     from zoo import runs
 
     sparsity = pruning.sparsity_of(pruning.prunable_kernels(graph.model))
-    keras_out = predict(graph.model, graph.inputs)
+    keras_out = graph.outputs if graph.outputs is not None else predict(graph.model, graph.inputs)
     sample = graph.inputs[:PARITY_EXAMPLES]
     scale = max(1.0, float(np.max(np.abs(keras_out))))  # limits are relative to outputs larger than 1 (codes)
     key = (lambda v: v) if graph.name == "model" else (lambda v: f"{graph.name} {v}")

@@ -21,9 +21,10 @@ from conftest import fake_data_dir, tiny_overrides
 from export import __main__ as export_cli
 from export import verify, web
 from export.web import browser
-from zoo import train
+from zoo import runs, train
 from zoo.data import text
 from zoo.errors import UsageError
+from zoo.tasks.graphs import take
 
 ROOT = Path(__file__).resolve().parents[1]
 QUIET = dict(precision="float32", verbose=0, log=lambda s: None)
@@ -54,14 +55,12 @@ def export(root, name, variants, epochs=5, **kw):
     return result.run_dir / "export", data
 
 
-def split_inputs(export_dir, data, name):
-    from zoo import runs
-
+def split_inputs(export_dir, data):
+    """The test split's inputs of the run an export folder belongs to."""
     run_dir = export_dir.parent
-    saved = runs.read_json(run_dir / "hparams.json")
-    recipe = zoo.get(name)
-    datasets = runs.load_data(run_dir, saved, recipe, {**recipe.hparams, **saved["hparams"]}, str(data))
-    return np.concatenate([np.asarray(x) for x, _ in datasets.test])
+    run, recipe, hp = runs.load_run_recipe(run_dir)
+    datasets = runs.load_data(run_dir, run, recipe, hp, str(data))
+    return take(datasets.test, datasets.info.num_test)[0]
 
 
 def output_step(content: bytes) -> float:
@@ -87,7 +86,7 @@ def image_page(tmp_path_factory):
 @needs_browser
 def test_the_page_classifies_test_images_as_the_python_interpreter_does(image_page, tmp_path):
     out, data, folder = image_page
-    x = split_inputs(out, data, "cnn_mnist")  # 80 synthetic test digits, raw 0..255 pixels
+    x = split_inputs(out, data)  # 80 synthetic test digits, raw 0..255 pixels
     assert json.loads((folder / "signature.json").read_text())["web"]["files"] == ["model_float32.tflite",
                                                                                    "model_int8.tflite"]
     with browser.Page(folder) as page:
@@ -131,7 +130,7 @@ def test_a_uint8_io_file_is_quantized_and_dequantized_by_the_page_from_its_signa
     io = json.loads((folder / "signature.json").read_text())["graphs"]["model"]["files"]["model_int8.tflite"]
     assert io["inputs"][0]["dtype"] == "uint8" and io["inputs"][0]["quantization"]["scale"] > 0
     page_dir = Path(web.build(folder, log=lambda s: None)["folder"])
-    x = split_inputs(out, data, "cnn_mnist")[:40]
+    x = split_inputs(out, data)[:40]
     with browser.Page(page_dir) as page:
         page.open()
         seen = page.classify_images(x)

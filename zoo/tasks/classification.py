@@ -134,6 +134,6 @@ class ClassificationTask(Task):
                     "meaning": "class probabilities (softmax); index i is line i of labels.txt",
                     "labels": list(info.class_names)},
             calibration=calibration_batches(dataset_inputs(data.train), calibration, batch),
-            summary={"keras_test_accuracy": keras_acc, "test_examples": int(len(y))},
+            summary={"keras_test_accuracy": keras_acc, "test_examples": int(len(y))}, outputs=keras_probs,
             val_loss=val_loss, loss_unit="accuracy points (validation split)",
         )]

@@ -33,6 +33,8 @@ class ExportGraph:
     max_abs / mean_abs: per-variant limits on max and mean |TFLite - Keras| (times the largest |Keras output|
         when that exceeds 1); a variant over a limit fails.
     summary: numbers of the Keras graph for report.json (e.g. keras_test_accuracy).
+    outputs: the Keras graph's outputs on `inputs`, where the task has computed them already (export computes them
+        otherwise; over a classifier's whole test split that is a second full pass).
     val_loss: what `--quantize auto` minimises: val_loss(predict), with `predict` a file's outputs for inputs, is
         the quality the file lost against Keras, in `loss_unit` (a classifier: accuracy points on validation
         inputs, read and scored only when asked). Without it auto keeps the file's mean |TFLite - Keras| on the
@@ -52,6 +54,7 @@ class ExportGraph:
     summary: dict = dataclasses.field(default_factory=dict)
     val_loss: Optional[Callable[[Callable[[np.ndarray], np.ndarray]], float]] = None
     loss_unit: str = "mean |TFLite - Keras|"
+    outputs: Optional[np.ndarray] = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:

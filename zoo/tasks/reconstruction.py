@@ -98,7 +98,8 @@ class ReconstructionTask(Task):
         info = data.info
         x, _ = take(data.test, min(ENCODED, info.num_test))
         codes = predict(model.encoder, x)
-        keras_bce = pixel_bce(x / 255.0, predict(model.decoder, codes))
+        decoded = predict(model.decoder, codes)
+        keras_bce = pixel_bce(x / 255.0, decoded)
         image = {"kind": "image", "shape": list(info.input_shape), "dtype": "float32", "layout": "NHWC",
                  "range": list(info.input_range), "preprocessing": info.preprocessing}
         code = {"kind": "latent", "shape": list(codes.shape[1:]), "dtype": "float32",
@@ -112,11 +113,11 @@ class ReconstructionTask(Task):
             ExportGraph(name="encoder", model=model.encoder, original=original.encoder, inputs=x, input=image,
                         output={"name": "code", "shape": list(codes.shape[1:]), "dtype": "float32",
                                 "meaning": "the image's code (the decoder's input)"},
-                        calibration=batches, mean_abs=limits),
+                        calibration=batches, mean_abs=limits, outputs=codes),
             ExportGraph(name="decoder", model=model.decoder, original=original.decoder, inputs=codes, input=code,
                         output={"name": "image", "shape": list(info.input_shape), "dtype": "float32",
                                 "meaning": "pixel intensities 0..1 (x 255 for 8-bit pixels)"},
-                        calibration=coded, mean_abs=limits,
+                        calibration=coded, mean_abs=limits, outputs=decoded,
                         score=lambda out: {"test_bce": pixel_bce(x / 255.0, out)},
                         summary={"keras_decoder_test_bce": keras_bce, "test_examples": int(len(x))}),
         ]

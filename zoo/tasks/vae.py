@@ -145,10 +145,11 @@ class VariationalTask(Task):
         x, _ = take(data.test, min(ENCODED, info.num_test))
         enc, dec = encoder(model), decoder(model)
         codes = predict(enc, x)
-        keras_bce = pixel_bce(x / 255.0, predict(dec, codes))
+        decoded = predict(dec, codes)
+        keras_bce = pixel_bce(x / 255.0, decoded)
         limits = {"dynamic": 0.05, "int8": 0.05}  # mean |TFLite - Keras| relative to the output's scale
         return [
-            ExportGraph(name="encoder", model=enc, original=encoder(original), inputs=x, mean_abs=limits,
+            ExportGraph(name="encoder", model=enc, original=encoder(original), inputs=x, mean_abs=limits, outputs=codes,
                         input={"kind": "image", "shape": list(info.input_shape), "dtype": "float32", "layout": "NHWC",
                                "range": list(info.input_range), "preprocessing": info.preprocessing},
                         output={"name": "code", "shape": [model.latent_dim], "dtype": "float32",
@@ -167,5 +168,6 @@ class VariationalTask(Task):
                                 (max(calibration, batch), model.latent_dim)).astype(np.float32)]),
                             calibration, batch),
                         score=lambda out: {"test_bce": pixel_bce(x / 255.0, out)},
-                        summary={"keras_decoder_test_bce": keras_bce, "test_examples": int(len(x))}),
+                        summary={"keras_decoder_test_bce": keras_bce, "test_examples": int(len(x))},
+                        outputs=decoded),
         ]
