@@ -99,7 +99,7 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
 
     model32 = tflite.float32_clone(model, info.input_shape, info.input_dtype)
     graphs = task.export_graphs(model32, model, data, batch, calibration_samples)
-    # the twin (float32, recurrent layers unrolled) must compute what the trained model does
+    # the twin (float32, recurrent layers as one loop each) must compute what the trained model does
     originals = [predict(g.original, g.inputs[:PARITY_EXAMPLES]) for g in graphs]
     twin_diff = max(float(np.max(np.abs(predict(g.model, g.inputs[:PARITY_EXAMPLES]) - o)))
                     for g, o in zip(graphs, originals))
@@ -219,8 +219,12 @@ def _limit(limits, variant: str):
 
 
 def _float_ops(calibrated, variant: str) -> str:
-    ops = sorted(calibrated.float_ops) if variant in ("int8", "int16x8", "auto") else []  # activations quantized
-    return f"; {', '.join(ops)} kept float32: XNNPACK refuses them quantized" if ops else ""
+    if variant not in ("int8", "int16x8", "auto"):  # only these quantize activations
+        return ""
+    ops = sorted(calibrated.float_ops)
+    refused = f"; {', '.join(ops)} kept float32: XNNPACK refuses them quantized" if ops else ""
+    loops = "; WHILE loops (recurrent layers) kept float32: LiteRT Quantizer cannot calibrate inside them"
+    return refused + (loops if calibrated.has_loops else "")
 
 
 def _first_line(error: Exception) -> str:
@@ -253,6 +257,10 @@ def _convert_and_verify(graph, fixed_sm: Path, out: Path, prefix: str, variants,
         if variant == "float32":
             return float_content, "TFLite converter", {}
         if quantizer == "converter" or (variant == "int8" and int8_io == "uint8"):
+            if variant == "int8" and calibrated.has_loops:  # tested: the process dies (SIGSEGV) in calibration
+                raise ValueError("the TFLite converter's int8 calibration crashes on WHILE loops (recurrent "
+                                 "layers): make int8 with LiteRT Quantizer (no --quantizer converter, --int8-io "
+                                 "int8 or float32)")
             content = tflite.convert(fixed_sm, variant, graph.calibration, int8_io=int8_io, allow_flex=allow_flex,
                                      input_dtype=graph.input_dtype)
             why = "" if quantizer == "converter" else ": LiteRT Quantizer writes no uint8 I/O"

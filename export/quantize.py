@@ -16,6 +16,12 @@ checks, so a variant differs from it only by what the recipe changes:
 
 `layer_errors` compares every layer's output with the float32 file's (SNR in dB and
 cosine similarity), so the report shows where a file loses accuracy.
+
+Control flow stays float32 where activations are quantized: LiteRT Quantizer cannot
+calibrate the inputs of a WHILE loop's body (a recurrent layer's export form, see
+zoo/models/rnn.py), so in int8, int16x8 and auto the WHILE ops and every op inside them
+keep float32 weights and compute, while the rest of the graph (embedding, classifier
+head) is quantized. The weight-only and dynamic recipes quantize inside loops too.
 """
 
 from __future__ import annotations
@@ -69,6 +75,14 @@ def _refused_op(content: bytes) -> Optional[str]:
     return None
 
 
+def loop_tensors(content: bytes) -> list[str]:
+    """The names of the tensors inside the file's control-flow bodies (every subgraph but the main one)."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+    return sorted({t.name.decode() for g in model.subgraphs[1:] for t in g.tensors if t.name})
+
+
 def _quantizer(float_content: bytes, variant: str, int8_io: str, keep_float: Iterable[str] = (),
                float_ops: Iterable[str] = ()):
     from litert_quantizer import Quantizer, qtyping, recipe
@@ -86,6 +100,11 @@ def _quantizer(float_content: bytes, variant: str, int8_io: str, keep_float: Ite
         q.update_quantization_recipe(regex=f"^{re.escape(name)};", operation_name="*", algorithm_key="no_quantize")
     for op in float_ops:
         q.update_quantization_recipe(regex=".*", operation_name=op, algorithm_key="no_quantize")
+    inside = loop_tensors(float_content) if q.need_calibration else []
+    if inside:
+        q.update_quantization_recipe(regex=".*", operation_name="WHILE", algorithm_key="no_quantize")
+        q.update_quantization_recipe(regex="^(" + "|".join(map(re.escape, inside)) + ");", operation_name="*",
+                                     algorithm_key="no_quantize")
     if q.need_calibration and int8_io == "float32":  # QUANTIZE / DEQUANTIZE ops at the edges, float32 I/O
         for edge in ("INPUT", "OUTPUT"):
             q.update_quantization_recipe(regex=".*", operation_name=edge, algorithm_key="no_quantize")
@@ -105,6 +124,7 @@ class Calibrated:
         self.calibration = calibration
         self._qsv = None
         self.float_ops: set[str] = set()
+        self.has_loops = bool(loop_tensors(float_content))
 
     def quantize(self, variant: str, int8_io: str = "int8", keep_float: Iterable[str] = ()) -> bytes:
         """The variant's file. An op type that LiteRT's CPU runtime (XNNPACK) refuses to run quantized (an

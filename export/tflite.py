@@ -22,7 +22,7 @@ INPUT_NAME = "input"
 
 def float32_clone(model, input_shape, input_dtype="float32"):
     """The model's export twin, with float32 compute everywhere and the same weights: mixed-precision runs export
-    float32 graphs, and a model with an `export_config()` (recurrent layers unrolled) is rebuilt from it."""
+    float32 graphs, and a model with an `export_config()` (recurrent layers as one loop each) is rebuilt from it."""
     import keras
 
     config = model.export_config() if hasattr(model, "export_config") else model.get_config()

@@ -207,13 +207,27 @@ def test_export_ships_the_vocabulary_and_says_how_to_encode(text_run):
     for art in report["artifacts"].values():
         assert art["io"]["inputs"][0]["dtype"] == "int32" and art["shape_ops"] == []
         assert not any(op.startswith("Flex") for op in art["ops"])
-    assert report["twin_max_abs_diff"] < 1e-5  # the unrolled export twin computes what the trained model does
+    assert report["twin_max_abs_diff"] < 1e-5  # the looped export twin computes what the trained model does
+    assert "WHILE" in report["artifacts"]["model_float32.tflite"]["ops"]  # one loop, not a copy per token
+    assert "WHILE loops (recurrent layers) kept float32" in report["artifacts"]["model_int8.tflite"]["made_by"]
     from export import verify
 
     runner = verify.Runner((out / "model_float32.tflite").read_bytes())
     vocab = text.parse_vocab((out / "vocab.txt").read_text())
     ids = np.array([app_ids("Brilliant and beautiful, the best!", vocab, 16)], np.int32)
     assert runner.predict(ids)[0].argmax() == 1  # an app following signature.json gets the right answer
+
+
+def test_the_converters_int8_is_refused_for_loops_and_the_other_variants_are_kept(text_run, tmp_path):
+    """The converter's int8 calibration dies (SIGSEGV) on WHILE loops: export names the failure instead."""
+    root, data, result = text_run
+    report = export_cli.export_run(result.run_dir, variants=["float32", "dynamic", "int8"], quantizer="converter",
+                                   data_dir=str(data), out=tmp_path / "out", latency_runs=3, log=lambda s: None)
+    assert report["failures"] == {"int8": "conversion failed: the TFLite converter's int8 calibration crashes on "
+                                          "WHILE loops (recurrent layers): make int8 with LiteRT Quantizer (no "
+                                          "--quantizer converter, --int8-io int8 or float32)"}
+    assert sorted(report["artifacts"]) == ["model_dynamic.tflite", "model_float32.tflite"]
+    assert not (tmp_path / "out" / "model_int8.tflite").exists()
 
 
 def test_ensemble_refuses_members_with_different_vocabularies_and_explain_refuses_text(text_run, tmp_path, capsys):
@@ -290,8 +304,9 @@ def test_masked_attention_is_keras_attention_with_a_bounded_mask_value():
 
 @pytest.mark.parametrize("name", [n for n in registry.list_recipes() if "vocab_size" in registry.get(n).hparams])
 def test_export_twin_matches_the_trained_model_on_padded_reviews(name):
-    """The float32 twin export converts (recurrent layers unrolled) computes what the model does on reviews of
-    every length, padding included: Keras's unrolled backward LSTM once mis-zeroed padded steps (bilstm_imdb)."""
+    """The float32 twin export converts (each recurrent layer one loop over the fixed length) computes what the
+    model does on reviews of every length, padding included (masked steps keep the state, backward layers read
+    the padding first)."""
     import keras
 
     from export.tflite import float32_clone
@@ -310,3 +325,8 @@ def test_export_twin_matches_the_trained_model_on_padded_reviews(name):
     model.set_weights([w * 3 for w in model.get_weights()])  # sharp weights: a mistake on a padded step shows
     twin = float32_clone(model, info.input_shape, info.input_dtype)
     np.testing.assert_allclose(np.asarray(twin(ids)), np.asarray(model(ids)), atol=1e-5)
+    if "unroll" in model.get_config():  # Keras's own unrolled form, the other way to convert a recurrent layer
+        unrolled = type(model).from_config({**model.get_config(), "unroll": True})
+        unrolled(ids)
+        unrolled.set_weights(model.get_weights())
+        np.testing.assert_allclose(np.asarray(unrolled(ids)), np.asarray(model(ids)), atol=1e-5)

@@ -185,8 +185,9 @@ TRICKY = ["A gripping FILM.<br /><br />Loved it!!! 10/10", "Dull—dull, DULL (r
 
 
 @needs_browser
-def test_the_text_page_tokenises_as_training_does_and_agrees_with_python(tmp_path_factory):
-    out, data = export(tmp_path_factory.mktemp("webtext"), "transformer_imdb", ["float32"], epochs=3)
+@pytest.mark.parametrize("name", ["transformer_imdb", "bilstm_imdb"])  # the BiLSTM's file: four WHILE loops
+def test_the_text_page_tokenises_as_training_does_and_agrees_with_python(tmp_path_factory, name):
+    out, data = export(tmp_path_factory.mktemp("webtext"), name, ["float32"], epochs=3)
     folder = Path(web.build(out, log=lambda s: None)["folder"])
     sig = json.loads((folder / "signature.json").read_text())["graphs"]["model"]["input"]["text"]
     layer = text.saved_vectorizer({"vocab.txt": (folder / "vocab.txt").read_text()})

@@ -30,7 +30,7 @@ class Ensemble(keras.Model):
         return {**super().get_config(), "members": members}
 
     def export_config(self):
-        """The export twin: each member's own export form (e.g. unrolled recurrent layers)."""
+        """The export twin: each member's own export form (e.g. recurrent layers as loops)."""
         config = self.get_config()
         for serialized, member in zip(config["members"], self.members):
             if hasattr(member, "export_config"):

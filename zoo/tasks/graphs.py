@@ -71,7 +71,8 @@ _TRACED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # graph -> {
 def predict(graph, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """float32 outputs of a Keras model or layer over `x`, batch by batch, inference mode. The call is traced
     into a TensorFlow function once per graph and input spec and kept while the graph lives: eagerly, the unrolled
-    BiLSTM of bilstm_imdb's export twin took 5.4 minutes over IMDB's test split, traced 27 s once and then 50 s."""
+    BiLSTM of bilstm_imdb's former export twin took 5.4 minutes over IMDB's test split, traced 27 s once and then
+    50 s."""
     import tensorflow as tf
 
     x = np.asarray(x)
