@@ -122,7 +122,7 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
         from export import prune as pruning
 
         tune_hp = dict(hp, learning_rate=hp["learning_rate"] * prune_lr_scale, lr_schedule="constant",
-                       epochs=prune_epochs)
+                       epochs=prune_epochs, steps_per_execution=1)  # the masks are applied after every step
         log(f"pruning to {prune:.0%} sparsity with {prune_epochs} fine-tuning epoch(s) ...")
         pruned = tflite.float32_clone(model, info.input_shape, info.input_dtype)
         sparsity, _ = pruning.prune_and_finetune(

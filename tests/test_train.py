@@ -254,7 +254,8 @@ def test_nan_loss_stops_with_epoch_and_step_and_keeps_last_good_model(tmp_path, 
     callbacks.NaNGuard.on_train_batch_end = poisoned
     try:
         with pytest.raises(TrainingDiverged) as e:
-            train.train("cnn_mnist", overrides={"epochs": 3, "filters": 4, "dense_units": 8, "batch_size": 32},
+            train.train("cnn_mnist", overrides={"epochs": 3, "filters": 4, "dense_units": 8, "batch_size": 32,
+                                                "steps_per_execution": 1},  # the guard then sees every step
                         **common)
     finally:
         callbacks.NaNGuard.on_train_batch_end = real

@@ -22,7 +22,9 @@ STATE = "state.json"
 
 
 class NaNGuard(keras.callbacks.Callback):
-    """Stop training at the first non-finite loss and remember where it happened."""
+    """Stop training at the first non-finite loss and remember where it happened. Keras reports the loss after
+    every call into the training function, so with `steps_per_execution` N the step named is the last of the N
+    in which the loss diverged."""
 
     def __init__(self):
         super().__init__()

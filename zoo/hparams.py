@@ -36,6 +36,7 @@ _RANGES = {
     "augment_cutout": (0, math.inf, True, False),
     "validation_examples": (1, math.inf, True, False),
     "early_stopping_patience": (0, math.inf, True, False),
+    "steps_per_execution": (1, math.inf, True, False),
 }
 
 

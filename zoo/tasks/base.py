@@ -20,7 +20,7 @@ class Task:
     replicable = False  # its loss is averaged over the global batch when replicas split it (Keras's compiled losses)
 
     def compile(self, model, hp: Mapping[str, Any], steps_per_epoch: int) -> None:
-        model.compile(optimizer=make_optimizer(hp, steps_per_epoch))
+        model.compile(optimizer=make_optimizer(hp, steps_per_epoch), steps_per_execution=hp["steps_per_execution"])
 
     def callbacks(self, folder, data, hp, log=print) -> list:
         return []

@@ -33,6 +33,7 @@ class ClassificationTask(Task):
             optimizer=make_optimizer(hp, steps_per_epoch),
             loss=classification_loss(hp),
             metrics=["accuracy"],
+            steps_per_execution=hp["steps_per_execution"],
         )
 
     def predict(self, model, dataset):

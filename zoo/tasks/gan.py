@@ -132,7 +132,7 @@ class AdversarialTask(Task):
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             return optimizer
 
-        model.compile(d_optimizer=adam(), g_optimizer=adam())
+        model.compile(d_optimizer=adam(), g_optimizer=adam(), steps_per_execution=hp["steps_per_execution"])
 
     def callbacks(self, folder, data, hp, log=print) -> list:
         judge = judge_for(data, hp, folder, log)
