@@ -55,6 +55,12 @@ class Distribution:
 
             self.strategy.reduce("SUM", everyone(), axis=None)
 
+    def steps_per_execution(self, wanted: int) -> int:
+        """Optimizer steps per training call under this strategy: Keras 3.15's multi-step loop fails under
+        MultiWorkerMirroredStrategy (InvalidArgumentError at its while/cond placeholders), so a run with more
+        than one process or replica takes one step per call."""
+        return wanted if self.replicas == 1 and self.workers == 1 else 1
+
     def describe(self, global_batch: int) -> str:
         if self.replicas == 1 and self.workers == 1:
             return f"strategy {self.name}: one replica, batch {global_batch}"

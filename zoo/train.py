@@ -125,7 +125,8 @@ def train(
         initialised = finetune.copy_weights(model, init_source[0]) if init_source else None
         if hp.get("freeze_backbone"):
             finetune.freeze_backbone(model)
-        task.compile(model, hp, steps_per_epoch)
+        task.compile(model, {**hp, "steps_per_execution": dist.steps_per_execution(hp["steps_per_execution"])},
+                     steps_per_epoch)
     if not dist.chief:  # the run folder is the chief's: this worker writes into a scratch copy of it
         folder = distribute.worker_folder(run_dir, resume)
     elif saved is None:  # everything checked: only now create the run folder
