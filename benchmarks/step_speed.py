@@ -3,14 +3,18 @@
     python benchmarks/step_speed.py                                   # cnn_mnist: defaults, the old defaults, keras-io
     python benchmarks/step_speed.py cnn_fashion_mnist --variant "f16=filters=16" --variant "valid=padding=valid"
     python benchmarks/step_speed.py cnn_mnist --precisions float32 mixed_bfloat16 --jit both
+    python benchmarks/step_speed.py --image-recipes --precisions float32 mixed_bfloat16 --steps 20
 
 Each variant is the recipe with some `--set`-style overrides. For every variant, precision
 and XLA setting (`jit_compile`), the model is built and compiled as training builds it,
 one real training batch is put in memory, and `--steps` optimizer steps are timed after a
 warm-up (the input pipeline and callbacks are not in it: benchmarks/pipeline.py measures
 those). The keras-io "Simple MNIST convnet" (benchmarks/keras_io_baseline.py) is timed the
-same way beside cnn_mnist. Writes benchmarks/results/step_speed.{json,md} and the README
-text between the `results:step_speed` markers.
+same way beside cnn_mnist. `--image-recipes` measures the defaults of every recipe whose
+inputs are images, for issue #13's "XLA where it helps, measured". Results are merged into
+benchmarks/results/step_speed.json by machine and recipe (a run replaces the rows of the
+recipes it measured on this machine); step_speed.md and the README text between the
+`results:step_speed` markers are rebuilt from it, one table per machine.
 """
 
 from __future__ import annotations
@@ -95,22 +99,53 @@ def measure(name, label, sets, precision, jit, steps) -> float:
     return json.loads(lines[-1][7:])["examples_per_second"]
 
 
-def table(rows: list[dict], where: str, steps: int) -> str:
-    lines = [f"Measured {time.strftime('%Y-%m-%d')} on {where} with `python benchmarks/step_speed.py`: training "
-             f"examples per second of {steps} optimizer steps on one in-memory batch (no input pipeline), each in a "
-             "fresh process.", "",
-             "| recipe | variant | overrides | precision | XLA | examples/s |", "|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| `{r['recipe']}` | {r['variant']} | {r['overrides'] or '(defaults)'} | {r['precision']} | "
-                     f"{'on' if r['jit'] == 'on' else 'off'} | {r['examples_per_second']:,.0f} |")
-    return "\n".join(lines)
+def table(saved: dict) -> str:
+    """One table per machine; per recipe and precision, the XLA setting that was faster is marked."""
+    blocks = []
+    for where, entry in saved["machines"].items():
+        rows = entry["rows"]
+        best = {}
+        for r in rows:
+            key = (r["recipe"], r["variant"], r["precision"])
+            best[key] = max(best.get(key, 0.0), r["examples_per_second"])
+        lines = [f"Measured {', '.join(sorted(set(entry['dates'])))} on **{where}** with `python "
+                 "benchmarks/step_speed.py`: training examples per second of one in-memory batch's optimizer steps "
+                 "(no input pipeline), each in a fresh process; ◀ marks the faster XLA setting.", "",
+                 "| recipe | variant | overrides | precision | XLA | examples/s |", "|---|---|---|---|---|---|"]
+        for r in rows:
+            both = sum(1 for o in rows if (o["recipe"], o["variant"], o["precision"]) ==
+                       (r["recipe"], r["variant"], r["precision"])) > 1
+            mark = " ◀" if both and r["examples_per_second"] == best[(r["recipe"], r["variant"], r["precision"])] else ""
+            lines.append(f"| `{r['recipe']}` | {r['variant']} | {r['overrides'] or '(defaults)'} | {r['precision']} | "
+                         f"{'on' if r['jit'] == 'on' else 'off'} | {r['examples_per_second']:,.0f}{mark} |")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def load(path: Path) -> dict:
+    """results/step_speed.json by machine, upgraded from the one-machine layout of earlier versions."""
+    if not path.is_file():
+        return {"machines": {}}
+    saved = json.loads(path.read_text())
+    if "machines" not in saved:
+        saved = {"machines": {saved["machine"]: {"machine_details": saved.get("machine_details"),
+                                                 "dates": [saved["date"]], "rows": saved["rows"]}}}
+    return saved
+
+
+def image_recipes() -> list[str]:
+    import zoo
+    from zoo import registry
+
+    return [n for n in registry.list_recipes() if "vocab_size" not in zoo.get(n).hparams]  # text recipes have one
 
 
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         return child(sys.argv[2:])
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("recipe", nargs="?", default="cnn_mnist")
+    p.add_argument("recipes", nargs="*", default=["cnn_mnist"])
+    p.add_argument("--image-recipes", action="store_true", help="every recipe with image inputs, its defaults")
     p.add_argument("--variant", action="append", metavar="LABEL=KEY=VALUE,...",
                    help="a variant of the recipe (repeatable); default: its defaults, and for cnn_mnist "
                         "its pre-#13 defaults")
@@ -119,12 +154,16 @@ def main() -> int:
     p.add_argument("--steps", type=int, default=60)
     p.add_argument("--no-readme", action="store_true")
     args = p.parse_args()
-    variants = args.variant or (["defaults="] + ([OLD_CNN_MNIST] if args.recipe == "cnn_mnist" else []))
     jits = ["off", "on"] if args.jit == "both" else [args.jit]
+    names = image_recipes() if args.image_recipes else args.recipes
+    targets = []
+    for name in names:
+        variants = args.variant or (["defaults="] + ([OLD_CNN_MNIST] if name == "cnn_mnist" and not
+                                                      args.image_recipes else []))
+        targets += [(name, v) for v in variants]
+        if name == "cnn_mnist":
+            targets.append((KERAS_IO, "keras-io="))
     rows = []
-    targets = [(args.recipe, v) for v in variants]
-    if args.recipe == "cnn_mnist":
-        targets.append((KERAS_IO, "keras-io="))
     for name, variant in targets:
         label, _, sets = variant.partition("=")
         for precision in args.precisions:
@@ -134,9 +173,14 @@ def main() -> int:
                              "examples_per_second": rate})
                 print(json.dumps(rows[-1]), flush=True)
     where, details = machine()
-    save("step_speed", table(rows, where, args.steps), {"machine": where, "machine_details": details,
-                                                        "date": time.strftime("%Y-%m-%d"), "rows": rows},
-         readme=not args.no_readme)
+    path = HERE / "results" / "step_speed.json"
+    saved = load(path)
+    entry = saved["machines"].setdefault(where, {"machine_details": details, "dates": [], "rows": []})
+    measured = {r["recipe"] for r in rows}
+    entry["rows"] = [r for r in entry["rows"] if r["recipe"] not in measured] + rows
+    entry["dates"] = sorted(set(entry["dates"]) | {time.strftime("%Y-%m-%d")})
+    entry["machine_details"] = details
+    save("step_speed", table(saved), saved, readme=not args.no_readme)
     return 0
 
 
