@@ -29,7 +29,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from train import machine, save  # noqa: E402
+from train import machine, save, staged_data_dir  # noqa: E402
 
 # cnn_mnist before issue #13 (32-64 same-padded convolutions, dropout 0.3): the variant its new defaults replaced
 OLD_CNN_MNIST = "before=filters=32,padding=same,dropout=0.3"
@@ -59,7 +59,7 @@ def time_steps(name: str, overrides: dict, precision: str, jit: bool, steps: int
     hp = resolve(name, recipe.hparams, overrides=overrides)
     runtime.set_precision(precision)
     runtime.seed_everything(0)
-    data = recipe.data(hp, seed=0)
+    data = recipe.data(hp, data_dir=staged_data_dir(name), seed=0)
     x, y = next(iter(data.train))
     if reference:
         from keras_io_baseline import build_model

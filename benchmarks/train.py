@@ -121,10 +121,16 @@ def dataset_of(name: str) -> str:
     return zoo.get(name).data.__name__
 
 
+def staged_data_dir(name: str) -> str | None:
+    """The staged copy of the recipe's dataset under ../shared/data, where there is one (CIFAR-10, IMDB)."""
+    dataset = dataset_of(name)
+    folder = SHARED_DATA / STAGED[dataset] if dataset in STAGED else None
+    return str(folder) if folder is not None and folder.is_dir() else None
+
+
 def run_recipe(name: str, seed: int, out: Path, data_dir: str | None, resume: bool, precision: str = "auto") -> dict:
     dataset = dataset_of(name)
-    if data_dir is None and dataset in STAGED and (SHARED_DATA / STAGED[dataset]).is_dir():
-        data_dir = str(SHARED_DATA / STAGED[dataset])
+    data_dir = data_dir or staged_data_dir(name)
     stamp = "" if resume else "-" + time.strftime("%Y%m%d-%H%M%S")
     run_dir = out / "runs" / f"{name}-seed{seed}{stamp}"
     cmd = [sys.executable, "-m", "zoo.train", name, "--seed", str(seed), "--run-dir", str(run_dir),
