@@ -12,8 +12,8 @@ warm-up (the input pipeline and callbacks are not in it: benchmarks/pipeline.py 
 those). The keras-io "Simple MNIST convnet" (benchmarks/keras_io_baseline.py) is timed the
 same way beside cnn_mnist. `--image-recipes` measures the defaults of every recipe whose
 inputs are images, for issue #13's "XLA where it helps, measured". Results are merged into
-benchmarks/results/step_speed.json by machine and recipe (a run replaces the rows of the
-recipes it measured on this machine); step_speed.md and the README text between the
+benchmarks/results/step_speed.json by machine (a run replaces the rows it measured again: same
+recipe, variant, precision and XLA setting); step_speed.md and the README text between the
 `results:step_speed` markers are rebuilt from it, one table per machine.
 """
 
@@ -176,8 +176,11 @@ def main() -> int:
     path = HERE / "results" / "step_speed.json"
     saved = load(path)
     entry = saved["machines"].setdefault(where, {"machine_details": details, "dates": [], "rows": []})
-    measured = {r["recipe"] for r in rows}
-    entry["rows"] = [r for r in entry["rows"] if r["recipe"] not in measured] + rows
+    def key(r):
+        return r["recipe"], r["variant"], r["precision"], r["jit"]
+
+    measured = {key(r) for r in rows}
+    entry["rows"] = [r for r in entry["rows"] if key(r) not in measured] + rows
     entry["dates"] = sorted(set(entry["dates"]) | {time.strftime("%Y-%m-%d")})
     entry["machine_details"] = details
     save("step_speed", table(saved), saved, readme=not args.no_readme)
