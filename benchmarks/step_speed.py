@@ -104,18 +104,18 @@ def table(saved: dict) -> str:
     blocks = []
     for where, entry in saved["machines"].items():
         rows = entry["rows"]
-        best = {}
+        best, count = {}, {}
         for r in rows:
             key = (r["recipe"], r["variant"], r["precision"])
             best[key] = max(best.get(key, 0.0), r["examples_per_second"])
+            count[key] = count.get(key, 0) + 1
         lines = [f"Measured {', '.join(sorted(set(entry['dates'])))} on **{where}** with `python "
                  "benchmarks/step_speed.py`: training examples per second of one in-memory batch's optimizer steps "
                  "(no input pipeline), each in a fresh process; ◀ marks the faster XLA setting.", "",
                  "| recipe | variant | overrides | precision | XLA | examples/s |", "|---|---|---|---|---|---|"]
         for r in rows:
-            both = sum(1 for o in rows if (o["recipe"], o["variant"], o["precision"]) ==
-                       (r["recipe"], r["variant"], r["precision"])) > 1
-            mark = " ◀" if both and r["examples_per_second"] == best[(r["recipe"], r["variant"], r["precision"])] else ""
+            key = (r["recipe"], r["variant"], r["precision"])
+            mark = " ◀" if count[key] > 1 and r["examples_per_second"] == best[key] else ""
             lines.append(f"| `{r['recipe']}` | {r['variant']} | {r['overrides'] or '(defaults)'} | {r['precision']} | "
                          f"{'on' if r['jit'] == 'on' else 'off'} | {r['examples_per_second']:,.0f}{mark} |")
         blocks.append("\n".join(lines))

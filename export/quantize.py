@@ -84,7 +84,7 @@ def loop_tensors(content: bytes) -> list[str]:
 
 
 def _quantizer(float_content: bytes, variant: str, int8_io: str, keep_float: Iterable[str] = (),
-               float_ops: Iterable[str] = ()):
+               float_ops: Iterable[str] = (), inside_loops: Iterable[str] = ()):
     from litert_quantizer import Quantizer, qtyping, recipe
 
     q = Quantizer(bytearray(float_content))
@@ -100,7 +100,7 @@ def _quantizer(float_content: bytes, variant: str, int8_io: str, keep_float: Ite
         q.update_quantization_recipe(regex=f"^{re.escape(name)};", operation_name="*", algorithm_key="no_quantize")
     for op in float_ops:
         q.update_quantization_recipe(regex=".*", operation_name=op, algorithm_key="no_quantize")
-    inside = loop_tensors(float_content) if q.need_calibration else []
+    inside = list(inside_loops) if q.need_calibration else []  # see the module docstring
     if inside:
         q.update_quantization_recipe(regex=".*", operation_name="WHILE", algorithm_key="no_quantize")
         q.update_quantization_recipe(regex="^(" + "|".join(map(re.escape, inside)) + ");", operation_name="*",
@@ -124,7 +124,11 @@ class Calibrated:
         self.calibration = calibration
         self._qsv = None
         self.float_ops: set[str] = set()
-        self.has_loops = bool(loop_tensors(float_content))
+        self.inside_loops = loop_tensors(float_content)  # read once: every variant and auto round needs them
+
+    @property
+    def has_loops(self) -> bool:
+        return bool(self.inside_loops)
 
     def quantize(self, variant: str, int8_io: str = "int8", keep_float: Iterable[str] = ()) -> bytes:
         """The variant's file. An op type that LiteRT's CPU runtime (XNNPACK) refuses to run quantized (an
@@ -133,7 +137,7 @@ class Calibrated:
             raise ValueError(f"LiteRT Quantizer writes int8 or float32 I/O, not {int8_io}")
         _quiet()
         while True:
-            q = _quantizer(self.float_content, variant, int8_io, keep_float, self.float_ops)
+            q = _quantizer(self.float_content, variant, int8_io, keep_float, self.float_ops, self.inside_loops)
             qsv = None
             if q.need_calibration:
                 if self._qsv is None:
