@@ -17,6 +17,9 @@ For each recipe, one after the other on this machine:
      its change against Keras, the int8 single-example latency (p50, one thread), and the
      machine: CPU model and speed flags, cores, TensorFlow and Keras versions.
 
+With `--resume`, a finished run is reused only if it was trained here with today's defaults in
+the same precision (else it is moved aside and trained afresh: see benchmarks/train.py).
+
 Rows merge into results.json by (recipe, seed, machine), so runs on different machines sit
 side by side and every row names its machine; results.md and the README text between the
 `results:suite` markers are rebuilt from it. The per-stage scripts (train.py, export.py,
@@ -68,7 +71,7 @@ def export_summary(run_dir: Path, resume: bool) -> dict:
 
 
 def measure(name: str, seed: int, precision: str, resume: bool, out: Path) -> dict:
-    row = run_recipe(name, seed, out, None, resume, precision)
+    row = run_recipe(name, seed, out, None, resume, precision, strict=True)
     hparams = json.loads((Path(row["run_dir"]) / "hparams.json").read_text())
     row.update(export_summary(Path(row["run_dir"]), resume))
     where, details = machine()
@@ -94,7 +97,8 @@ def _size(n) -> str:
 def table(saved: dict) -> str:
     lines = ["Written by `python -m benchmarks` from benchmarks/results.json: defaults, real data, one recipe at a "
              "time; rows grouped by the machine that measured them. Sizes in KiB; int8 latency is one example, one "
-             "thread, LiteRT interpreter."]
+             "thread, LiteRT interpreter. The int8 change is against the Keras model scored in float32 by the "
+             "export, which for a bf16-trained run can differ a little from its test result (scored in bf16)."]
     by_machine: dict[str, list[dict]] = {}
     for r in saved["results"]:
         by_machine.setdefault(r["machine"], []).append(r)

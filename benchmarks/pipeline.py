@@ -9,8 +9,8 @@ For each recipe, with its default hyperparameters and real data (CIFAR-10 from
              cast, augment, prefetch) with no model;
   step       examples/s of the training step alone, on one batch already in memory;
   fit        examples/s of `model.fit` fed by the pipeline (what training gets).
-The pipeline must be at least 3x faster than the step. Writes results/pipeline.json
-and .md and the README table between the `results:pipeline` markers.
+The pipeline must be at least 3x faster than the step. Rows merge into results/pipeline.json
+by machine; .md and the README table between the `results:pipeline` markers are rebuilt from it.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from train import SHARED_DATA, machine, save  # noqa: E402
+from train import SHARED_DATA, merge_by_machine, save  # noqa: E402
 
 TARGET_RATIO = 3.0
 
@@ -78,17 +78,21 @@ def measure(name: str, steps: int, data_dir: str | None) -> dict:
             "data": data.info.source}
 
 
-def table(rows: list[dict], where: str) -> str:
-    lines = [f"Measured {time.strftime('%Y-%m-%d')} on {where} with `python benchmarks/pipeline.py`: default "
-             "hyperparameters, real data, augmentation on.", "",
-             "| recipe | batch | precision | pipeline alone (ex/s) | training step alone (ex/s) | fit (ex/s) | "
-             f"pipeline / step (≥ {TARGET_RATIO:g}x) |", "|---|---|---|---|---|---|---|"]
-    for r in rows:
-        ok = "✅" if r["ratio"] >= TARGET_RATIO else "❌"
-        lines.append(f"| `{r['recipe']}` | {r['batch_size']} | {r['precision']} | "
-                     f"{r['pipeline_examples_per_second']:,.0f} | {r['step_examples_per_second']:,.0f} | "
-                     f"{r['fit_examples_per_second']:,.0f} | {r['ratio']:.1f}x {ok} |")
-    return "\n".join(lines)
+def table(saved: dict) -> str:
+    """One table per machine."""
+    blocks = []
+    for where, entry in saved["machines"].items():
+        lines = [f"Measured {', '.join(entry['dates'])} on **{where}** with `python benchmarks/pipeline.py`: default "
+                 "hyperparameters, real data, augmentation on, precision `auto`.", "",
+                 "| recipe | batch | precision | pipeline alone (ex/s) | training step alone (ex/s) | fit (ex/s) | "
+                 f"pipeline / step (≥ {TARGET_RATIO:g}x) |", "|---|---|---|---|---|---|---|"]
+        for r in sorted(entry["rows"], key=lambda r: r["recipe"]):
+            ok = "✅" if r["ratio"] >= TARGET_RATIO else "❌"
+            lines.append(f"| `{r['recipe']}` | {r['batch_size']} | {r['precision']} | "
+                         f"{r['pipeline_examples_per_second']:,.0f} | {r['step_examples_per_second']:,.0f} | "
+                         f"{r['fit_examples_per_second']:,.0f} | {r['ratio']:.1f}x {ok} |")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
 
 
 def main() -> int:
@@ -105,9 +109,8 @@ def main() -> int:
     for name in args.recipes:
         rows.append(measure(name, args.steps, args.data_dir))
         print(json.dumps(rows[-1]), flush=True)
-    where, details = machine()
-    save("pipeline", table(rows, where), {"machine": where, "machine_details": details,
-                                          "date": time.strftime("%Y-%m-%d"), "rows": rows}, readme=not args.no_readme)
+    saved = merge_by_machine(HERE / "results" / "pipeline.json", rows, key=lambda r: r["recipe"])
+    save("pipeline", table(saved), saved, readme=not args.no_readme)
     return 0 if all(r["ratio"] >= TARGET_RATIO for r in rows) else 1
 
 

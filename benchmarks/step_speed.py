@@ -29,7 +29,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from train import machine, save, staged_data_dir  # noqa: E402
+from train import merge_by_machine, save, staged_data_dir  # noqa: E402
 
 # cnn_mnist before issue #13 (32-64 same-padded convolutions, dropout 0.3): the variant its new defaults replaced
 OLD_CNN_MNIST = "before=filters=32,padding=same,dropout=0.3"
@@ -122,17 +122,6 @@ def table(saved: dict) -> str:
     return "\n\n".join(blocks)
 
 
-def load(path: Path) -> dict:
-    """results/step_speed.json by machine, upgraded from the one-machine layout of earlier versions."""
-    if not path.is_file():
-        return {"machines": {}}
-    saved = json.loads(path.read_text())
-    if "machines" not in saved:
-        saved = {"machines": {saved["machine"]: {"machine_details": saved.get("machine_details"),
-                                                 "dates": [saved["date"]], "rows": saved["rows"]}}}
-    return saved
-
-
 def image_recipes() -> list[str]:
     import zoo
     from zoo import registry
@@ -172,17 +161,8 @@ def main() -> int:
                 rows.append({"recipe": name, "variant": label, "overrides": sets, "precision": precision, "jit": jit,
                              "examples_per_second": rate})
                 print(json.dumps(rows[-1]), flush=True)
-    where, details = machine()
-    path = HERE / "results" / "step_speed.json"
-    saved = load(path)
-    entry = saved["machines"].setdefault(where, {"machine_details": details, "dates": [], "rows": []})
-    def key(r):
-        return r["recipe"], r["variant"], r["precision"], r["jit"]
-
-    measured = {key(r) for r in rows}
-    entry["rows"] = [r for r in entry["rows"] if key(r) not in measured] + rows
-    entry["dates"] = sorted(set(entry["dates"]) | {time.strftime("%Y-%m-%d")})
-    entry["machine_details"] = details
+    saved = merge_by_machine(HERE / "results" / "step_speed.json", rows,
+                             key=lambda r: (r["recipe"], r["variant"], r["precision"], r["jit"]))
     save("step_speed", table(saved), saved, readme=not args.no_readme)
     return 0
 

@@ -17,7 +17,10 @@ on the same machine as the speed reference for cnn_mnist.
 
 With `--resume`, run folders are named `OUT/runs/NAME-seedS` without a time stamp:
 an unfinished one is continued with `zoo.train --resume`, a finished one is read
-back, so a long benchmark can span several sessions. `out/` is not versioned; a run
+back, so a long benchmark can span several sessions. A run trained with other
+hyperparameters than today's defaults or in another precision, or finished on another
+machine, does not stand for this one: it is moved aside to `NAME-seedS-stale-STAMP`
+(kept) and the recipe trains afresh. `out/` is not versioned; a run
 that must outlive the machine it started on is committed under `benchmarks/resume/`
 and continued with `--out benchmarks/resume` (then removed once its row is saved).
 
@@ -128,11 +131,41 @@ def staged_data_dir(name: str) -> str | None:
     return str(folder) if folder is not None and folder.is_dir() else None
 
 
-def run_recipe(name: str, seed: int, out: Path, data_dir: str | None, resume: bool, precision: str = "auto") -> dict:
+def stale(run_dir: Path, name: str, precision: str) -> str:
+    """Why the run in `run_dir` cannot stand for `name`'s defaults trained here in `precision` ("" if it can):
+    it was trained with other hyperparameters (the defaults changed since), in another precision, or, once
+    finished, on another machine (its times would be labelled with this one)."""
+    from zoo import hparams as hparams_lib
+    from zoo import registry, runtime
+
+    saved = json.loads((run_dir / "hparams.json").read_text())
+    defaults = hparams_lib.resolve(name, registry.get(name).hparams)
+    changed = sorted(k for k in defaults if saved["hparams"].get(k) != defaults[k])
+    if changed:
+        return "trained with other hyperparameters than today's defaults (" + ", ".join(
+            f"{k}={saved['hparams'].get(k)!r}, now {defaults[k]!r}" for k in changed[:3]) + ")"
+    if saved["precision"] != runtime.resolve_precision(precision):
+        return f"trained in {saved['precision']}, not {runtime.resolve_precision(precision)}"
+    theirs, ours = saved.get("machine", {}), runtime.machine()
+    if (run_dir / "metrics.json").is_file() and (theirs.get("cpu"), theirs.get("cpu_flags")) != (
+            ours["cpu"], ours["cpu_flags"]):
+        return f"trained on another machine ({runtime.describe_machine(theirs)})"
+    return ""
+
+
+def run_recipe(name: str, seed: int, out: Path, data_dir: str | None, resume: bool, precision: str = "auto",
+               strict: bool = False) -> dict:
+    """Train `name` in a fresh process, or with `resume` reuse or continue OUT/runs/NAME-seedS. With `strict`
+    (timed benchmarks) a run that is `stale` is moved aside to NAME-seedS-stale-STAMP and trained afresh."""
     dataset = dataset_of(name)
     data_dir = data_dir or staged_data_dir(name)
     stamp = "" if resume else "-" + time.strftime("%Y%m%d-%H%M%S")
     run_dir = out / "runs" / f"{name}-seed{seed}{stamp}"
+    why = stale(run_dir, name, precision) if strict and (run_dir / "hparams.json").is_file() else ""
+    if why:
+        aside = run_dir.with_name(f"{run_dir.name}-stale-{time.strftime('%Y%m%d-%H%M%S')}")
+        print(f"{run_dir} was {why}: moved to {aside.name}, training afresh", flush=True)
+        run_dir.rename(aside)
     cmd = [sys.executable, "-m", "zoo.train", name, "--seed", str(seed), "--run-dir", str(run_dir),
            "--precision", precision]
     if data_dir:
@@ -241,6 +274,22 @@ def save(section: str, md: str, payload: dict | None, readme: bool = True) -> No
     print(md)
 
 
+def merge_by_machine(path: Path, rows: list[dict], key) -> dict:
+    """results/SECTION.json as {"machines": {line: {machine_details, dates, rows}}} (upgraded from the
+    one-machine layout of earlier versions), where `rows` replace this machine's rows of the same `key(row)`."""
+    saved = json.loads(path.read_text()) if path.is_file() else {"machines": {}}
+    if "machines" not in saved:
+        saved = {"machines": {saved["machine"]: {"machine_details": saved.get("machine_details"),
+                                                 "dates": [saved["date"]], "rows": saved["rows"]}}}
+    where, details = machine()
+    entry = saved["machines"].setdefault(where, {"machine_details": details, "dates": [], "rows": []})
+    measured = {key(r) for r in rows}
+    entry["rows"] = [r for r in entry["rows"] if key(r) not in measured] + rows
+    entry["dates"] = sorted(set(entry["dates"]) | {time.strftime("%Y-%m-%d")})
+    entry["machine_details"] = details
+    return saved
+
+
 def load_saved(path: Path) -> dict:
     """results/train.json, upgraded from the one-machine layout older versions wrote."""
     if not path.is_file():
@@ -277,8 +326,8 @@ def main() -> int:
         out.mkdir(parents=True, exist_ok=True)
         where, details = machine()
         today = time.strftime("%Y-%m-%d")
-        new = [{**run_recipe(name, seed, out, args.data_dir, args.resume, args.precision), "machine": where, "date": today}
-               for name in args.recipes for seed in args.seeds]
+        new = [{**run_recipe(name, seed, out, args.data_dir, args.resume, args.precision, strict=True),
+                "machine": where, "date": today} for name in args.recipes for seed in args.seeds]
         saved = load_saved(HERE / "results" / "train.json")  # again: another benchmark may have saved meanwhile
         keys = {(r["recipe"], r["seed"], r["machine"]) for r in new}
         saved["results"] = [r for r in saved["results"] if (r["recipe"], r["seed"], r["machine"]) not in keys] + new
