@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from train import stale  # noqa: E402
+
+def _load_benchmarks_train():
+    """benchmarks/train.py as a module, without putting benchmarks/ on sys.path: its export.py and tuning.py
+    would shadow the packages of those names for every other test."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "train.py"
+    spec = importlib.util.spec_from_file_location("benchmarks_train", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look themselves up there
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = _load_benchmarks_train()
+stale = bench.stale
 
 
 def fake_run(folder: Path, name: str, finished: bool, **changes) -> Path:
@@ -52,14 +65,13 @@ def test_a_finished_run_from_another_machine_is_not_but_an_unfinished_one_contin
 
 
 def test_results_merge_by_machine_keeps_other_machines_and_replaces_what_was_measured_again(tmp_path):
-    from train import machine, merge_by_machine
-
     path = tmp_path / "section.json"
-    here, _ = machine()
+    here, _ = bench.machine()
     old = {"machine": "Old CPU, 2 cores", "date": "2026-01-01", "rows": [{"recipe": "a", "rate": 1}]}
     path.write_text(json.dumps(old))  # the one-machine layout of earlier versions
-    saved = merge_by_machine(path, [{"recipe": "a", "rate": 2}, {"recipe": "b", "rate": 3}], key=lambda r: r["recipe"])
+    saved = bench.merge_by_machine(path, [{"recipe": "a", "rate": 2}, {"recipe": "b", "rate": 3}],
+                                   key=lambda r: r["recipe"])
     path.write_text(json.dumps(saved))
-    saved = merge_by_machine(path, [{"recipe": "b", "rate": 4}], key=lambda r: r["recipe"])
+    saved = bench.merge_by_machine(path, [{"recipe": "b", "rate": 4}], key=lambda r: r["recipe"])
     assert saved["machines"]["Old CPU, 2 cores"]["rows"] == [{"recipe": "a", "rate": 1}]
     assert saved["machines"][here]["rows"] == [{"recipe": "a", "rate": 2}, {"recipe": "b", "rate": 4}]
