@@ -144,8 +144,9 @@ def stale(run_dir: Path, name: str, precision: str) -> str:
     if changed:
         return "trained with other hyperparameters than today's defaults (" + ", ".join(
             f"{k}={saved['hparams'].get(k)!r}, now {defaults[k]!r}" for k in changed[:3]) + ")"
-    if saved["precision"] != runtime.resolve_precision(precision):
-        return f"trained in {saved['precision']}, not {runtime.resolve_precision(precision)}"
+    wanted = runtime.resolve_precision(precision)
+    if saved["precision"] != wanted:
+        return f"trained in {saved['precision']}, not {wanted}"
     theirs, ours = saved.get("machine", {}), runtime.machine()
     if (run_dir / "metrics.json").is_file() and (theirs.get("cpu"), theirs.get("cpu_flags")) != (
             ours["cpu"], ours["cpu_flags"]):
