@@ -153,17 +153,26 @@ def main() -> int:
         if name == "cnn_mnist":
             targets.append((KERAS_IO, "keras-io="))
     rows = []
+
+    def keep_measured():
+        saved = merge_by_machine(HERE / "results" / "step_speed.json", rows,
+                                 key=lambda r: (r["recipe"], r["variant"], r["precision"], r["jit"]))
+        save("step_speed", table(saved), saved, readme=not args.no_readme)
+
     for name, variant in targets:
         label, _, sets = variant.partition("=")
         for precision in args.precisions:
             for jit in jits:
-                rate = measure(name, label, sets, precision, jit, args.steps)
+                try:
+                    rate = measure(name, label, sets, precision, jit, args.steps)
+                except SystemExit:  # one measurement failed (missing data, say): keep what was measured before it
+                    if rows:
+                        keep_measured()
+                    raise
                 rows.append({"recipe": name, "variant": label, "overrides": sets, "precision": precision, "jit": jit,
                              "examples_per_second": rate})
                 print(json.dumps(rows[-1]), flush=True)
-    saved = merge_by_machine(HERE / "results" / "step_speed.json", rows,
-                             key=lambda r: (r["recipe"], r["variant"], r["precision"], r["jit"]))
-    save("step_speed", table(saved), saved, readme=not args.no_readme)
+    keep_measured()
     return 0
 
 
