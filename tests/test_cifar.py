@@ -128,3 +128,22 @@ def test_crop_flip_and_cutout_do_what_they_say():
     erased = (holes == -1).reshape(2, -1).sum(axis=1)
     assert all(1 <= n <= 9 for n in erased)  # one square of at most 3x3, clipped at the border
     np.testing.assert_array_equal(holes[holes != -1], x.numpy()[holes != -1])
+
+
+def test_zero_init_residual_starts_every_block_as_its_shortcut():
+    import keras
+
+    from zoo.models.resnet import ResidualBlock, ResNet
+
+    x = np.random.default_rng(0).normal(size=(2, 8, 8, 16)).astype("float32")
+    same = ResidualBlock(16, zero_init=True)
+    np.testing.assert_allclose(same(x), np.maximum(x, 0), atol=1e-6)  # identity shortcut, then ReLU
+    down = ResidualBlock(32, stride=2, zero_init=True)  # option A: subsample, zero-pad the new channels
+    expected = np.maximum(np.pad(x[:, ::2, ::2], [(0, 0), (0, 0), (0, 0), (0, 16)]), 0)
+    np.testing.assert_allclose(down(x), expected, atol=1e-6)
+    assert not np.allclose(ResidualBlock(16)(x), np.maximum(x, 0))  # the default starts as a real residual
+
+    model = ResNet(num_classes=10, zero_init_residual=True)
+    model(np.zeros((1, 32, 32, 3), "float32"))
+    again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(model))
+    assert again.zero_init_residual and all(b.zero_init for b in again.blocks)

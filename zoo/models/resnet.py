@@ -24,21 +24,24 @@ class ResidualBlock(keras.layers.Layer):
 
     Where the block halves the map and doubles the filters, shortcut "A" (the paper's CIFAR choice)
     subsamples by 2 and pads the new channels with zeros, adding no parameters; "B" projects with a
-    strided 1x1 convolution and BatchNorm. Elsewhere the shortcut is the identity.
+    strided 1x1 convolution and BatchNorm. Elsewhere the shortcut is the identity. `zero_init` starts
+    the second BatchNorm's scale at 0, so the block begins as its shortcut (Goyal et al. 2017).
     """
 
-    def __init__(self, filters, stride=1, shortcut="A", l1=0.0, l2=0.0, **kwargs):
+    def __init__(self, filters, stride=1, shortcut="A", l1=0.0, l2=0.0, zero_init=False, **kwargs):
         super().__init__(**kwargs)
         if shortcut not in SHORTCUTS:
             raise ValueError(f"shortcut must be one of {SHORTCUTS}, got {shortcut!r}")
         self.filters, self.stride, self.shortcut, self.l1, self.l2 = filters, stride, shortcut, l1, l2
+        self.zero_init = zero_init
 
         def conv(f, k, s):
             return keras.layers.Conv2D(f, k, strides=s, padding="same", use_bias=False,
                                        kernel_initializer="he_normal", kernel_regularizer=kernel_regularizer(l1, l2))
 
         self.conv1, self.bn1 = conv(filters, 3, stride), keras.layers.BatchNormalization()
-        self.conv2, self.bn2 = conv(filters, 3, 1), keras.layers.BatchNormalization()
+        self.conv2 = conv(filters, 3, 1)
+        self.bn2 = keras.layers.BatchNormalization(gamma_initializer="zeros" if zero_init else "ones")
         self.project = self.project_bn = self.subsample = None
         self.pad_channels = 0
 
@@ -65,7 +68,7 @@ class ResidualBlock(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "stride": self.stride, "shortcut": self.shortcut,
-                "l1": self.l1, "l2": self.l2}
+                "l1": self.l1, "l2": self.l2, "zero_init": self.zero_init}
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -75,12 +78,12 @@ class ResNet(keras.Model):
     Raw 0..255 pixels in, standardised per channel with `mean` / `std` inside."""
 
     def __init__(self, num_classes, depth=20, width=16, shortcut="A", dropout=0.0, l1=0.0, l2=0.0, mean=None,
-                 std=None, **kwargs):
+                 std=None, zero_init_residual=False, **kwargs):
         super().__init__(**kwargs)
         if depth < 8 or (depth - 2) % 6:
             raise ValueError(f"depth must be 6n + 2 (20, 32, 44, 56, 110, ...), got {depth}")
         self.num_classes, self.depth, self.width, self.shortcut = num_classes, depth, width, shortcut
-        self.dropout, self.l1, self.l2 = dropout, l1, l2
+        self.dropout, self.l1, self.l2, self.zero_init_residual = dropout, l1, l2, zero_init_residual
         self.mean = None if mean is None else [float(m) for m in mean]
         self.std = None if std is None else [float(s) for s in std]
         self.scale = input_scaling(self.mean, self.std)
@@ -89,7 +92,7 @@ class ResNet(keras.Model):
         self.stem_bn = keras.layers.BatchNormalization(name="stem_bn")
         n = (depth - 2) // 6
         self.blocks = [ResidualBlock(width * 2**s, stride=2 if s and not b else 1, shortcut=shortcut, l1=l1, l2=l2,
-                                     name=f"stage{s + 1}_block{b + 1}") for s in range(3) for b in range(n)]
+                                     zero_init=zero_init_residual, name=f"stage{s + 1}_block{b + 1}") for s in range(3) for b in range(n)]
         self.pool = keras.layers.GlobalAveragePooling2D()
         self.drop = keras.layers.Dropout(dropout)
         self.logits, self.softmax = classifier_head(num_classes, regularizer=kernel_regularizer(l1, l2))
@@ -104,12 +107,13 @@ class ResNet(keras.Model):
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes, "depth": self.depth, "width": self.width,
                 "shortcut": self.shortcut, "dropout": self.dropout, "l1": self.l1, "l2": self.l2,
-                "mean": self.mean, "std": self.std}
+                "mean": self.mean, "std": self.std, "zero_init_residual": self.zero_init_residual}
 
 
 def _resnet(hp, info, depth):
     return ResNet(num_classes=info.num_classes, depth=depth, width=hp["width"], shortcut=hp["shortcut"],
-                  dropout=hp["dropout"], l1=hp["l1"], l2=hp["l2"], mean=info.channel_mean, std=info.channel_std)
+                  dropout=hp["dropout"], l1=hp["l1"], l2=hp["l2"], mean=info.channel_mean, std=info.channel_std,
+                  zero_init_residual=hp["zero_init_residual"])
 
 
 RESNET_CIFAR_DEFAULTS = {
@@ -130,6 +134,7 @@ RESNET_CIFAR_DEFAULTS = {
     "width": 16,
     "shortcut": "A",
     "dropout": 0.0,
+    "zero_init_residual": False,  # each block's last BatchNorm scale starts at 0 (the block starts as its shortcut)
     "augment_crop": 4,
     "augment_flip": True,
     "augment_cutout": 0,
@@ -141,6 +146,7 @@ RESNET_SPACE = {
     "weight_decay": {"type": "choice", "values": [0.0, 1e-4, 5e-4, 1e-3]},
     "l2": {"type": "choice", "values": [0.0, 5e-5, 1e-4, 2.5e-4, 5e-4]},
     "augment_cutout": {"type": "choice", "values": [0, 8, 16]},
+    "zero_init_residual": {"type": "bool"},
 }
 
 
