@@ -92,7 +92,8 @@ class ResNet(keras.Model):
         self.stem_bn = keras.layers.BatchNormalization(name="stem_bn")
         n = (depth - 2) // 6
         self.blocks = [ResidualBlock(width * 2**s, stride=2 if s and not b else 1, shortcut=shortcut, l1=l1, l2=l2,
-                                     zero_init=zero_init_residual, name=f"stage{s + 1}_block{b + 1}") for s in range(3) for b in range(n)]
+                                     zero_init=zero_init_residual, name=f"stage{s + 1}_block{b + 1}")
+                       for s in range(3) for b in range(n)]
         self.pool = keras.layers.GlobalAveragePooling2D()
         self.drop = keras.layers.Dropout(dropout)
         self.logits, self.softmax = classifier_head(num_classes, regularizer=kernel_regularizer(l1, l2))
