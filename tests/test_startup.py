@@ -82,3 +82,24 @@ def test_machine_names_the_cpu_model_and_its_speed_flags(monkeypatch):
     monkeypatch.setattr(runtime, "_cpuinfo", lambda: {"model name": "AMD EPYC", "flags": "fpu avx avx2 fma"})
     line = runtime.describe_machine(runtime.machine())
     assert "AMD EPYC" in line and "(avx2, fma; no AVX-512, no native bf16)" in line
+
+
+def test_a_onednn_isa_cap_is_what_the_machine_record_and_auto_precision_go_by(monkeypatch):
+    """ONEDNN_MAX_CPU_ISA=AVX2 on an AVX-512 bf16 CPU stands in for a CPU without AVX-512: the record says so."""
+    monkeypatch.setattr(runtime, "_cpuinfo", lambda: {
+        "model name": "AMD EPYC", "flags": "fpu avx avx2 fma avx512f avx512_vnni avx512_bf16"})
+    monkeypatch.setattr(runtime, "gpu_compute_capability", lambda: None)
+    assert runtime.resolve_precision("auto") == "mixed_bfloat16"
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "avx2")
+    assert runtime.resolve_precision("auto") == "float32"
+    m = runtime.machine()
+    assert m["cpu_flags"] == ["avx2", "fma"] and m["native_bf16"] is False and m["onednn_max_cpu_isa"] == "AVX2"
+    assert m["cpu_flags_present"] == ["avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16"]
+    assert runtime.describe_machine(m) == ("AMD EPYC, {} cores (avx2, fma; no AVX-512, no native bf16; oneDNN held "
+                                           "at AVX2 by ONEDNN_MAX_CPU_ISA on a CPU that has avx2, fma, avx512f, "
+                                           "avx512_vnni, avx512_bf16)").format(m["cores"])
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16")
+    assert runtime.resolve_precision("auto") == "mixed_bfloat16"
+    for no_cap in ("ALL", "not-an-isa"):  # oneDNN itself ignores a value it does not know
+        monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", no_cap)
+        assert "onednn_max_cpu_isa" not in runtime.machine() and runtime.resolve_precision("auto") == "mixed_bfloat16"

@@ -99,6 +99,30 @@ def cpu_flags() -> set[str]:
     return set(_cpuinfo().get("flags", "").split())
 
 
+# oneDNN, which runs TensorFlow's CPU kernels, can be held below what the CPU offers with the
+# ONEDNN_MAX_CPU_ISA environment variable: `ONEDNN_MAX_CPU_ISA=AVX2` shows how a recipe runs on a CPU
+# without AVX-512. Each cap and the speed flags it leaves to TensorFlow (None: no cap).
+_AVX2 = frozenset({"avx2", "fma"})
+_AVX512 = _AVX2 | {"avx512f"}
+ONEDNN_CAPS = {
+    "SSE41": frozenset(), "AVX": frozenset(), "AVX2": _AVX2, "AVX2_VNNI": _AVX2 | {"avx_vnni"},
+    "AVX2_VNNI_2": _AVX2 | {"avx_vnni"}, "AVX512_CORE": _AVX512, "AVX512_CORE_VNNI": _AVX512 | {"avx512_vnni"},
+    "AVX512_CORE_BF16": _AVX512 | {"avx512_vnni", "avx512_bf16"}, "ALL": None,
+}
+
+
+def onednn_cap() -> str | None:
+    """The ONEDNN_MAX_CPU_ISA cap in force, upper-cased, or None when oneDNN may use everything the CPU has."""
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper()
+    return cap if ONEDNN_CAPS.get(cap) is not None else None
+
+
+def usable_flags() -> set[str]:
+    """The CPU's flags that TensorFlow may use: all of them unless ONEDNN_MAX_CPU_ISA holds oneDNN lower."""
+    cap = onednn_cap()
+    return cpu_flags() & ONEDNN_CAPS[cap] if cap else cpu_flags()
+
+
 def cpu_model() -> str:
     info = _cpuinfo()
     return info.get("model name") or platform.processor() or platform.machine()
@@ -122,13 +146,14 @@ def gpu_compute_capability():
 
 def resolve_precision(requested: str) -> str:
     """`auto`: mixed_float16 on a GPU of compute capability 7.0+, mixed_bfloat16 on a CPU with
-    native bf16 (AVX512_BF16 or AMX), else float32. Anything else is returned as given."""
+    native bf16 (AVX512_BF16 or AMX, unless ONEDNN_MAX_CPU_ISA holds oneDNN below it), else float32.
+    Anything else is returned as given."""
     if requested != "auto":
         return requested
     cc = gpu_compute_capability()
     if cc is not None:
         return "mixed_float16" if tuple(cc) >= (7, 0) else "float32"
-    if cpu_flags() & {"avx512_bf16", "amx_bf16"}:
+    if usable_flags() & {"avx512_bf16", "amx_bf16"}:
         return "mixed_bfloat16"
     return "float32"
 
@@ -167,8 +192,9 @@ def versions() -> dict[str, str]:
 
 
 def machine() -> dict:
-    """What a run or a benchmark ran on: CPU model and the flags that matter for speed, cores, GPU."""
-    flags = cpu_flags()
+    """What a run or a benchmark ran on: CPU model and the flags that matter for speed (those TensorFlow
+    may use: see `usable_flags`), cores, GPU."""
+    flags = usable_flags()
     gpu = None
     try:
         import tensorflow as tf
@@ -181,7 +207,7 @@ def machine() -> dict:
                    "compute_capability": f"{cc[0]}.{cc[1]}" if cc else None}
     except Exception:  # noqa: BLE001 - informative only
         pass
-    return {
+    m = {
         "cpu": cpu_model(),
         "cpu_flags": [f for f in SPEED_FLAGS if f in flags],
         "native_bf16": bool(flags & {"avx512_bf16", "amx_bf16"}),
@@ -190,6 +216,10 @@ def machine() -> dict:
         "os": platform.platform(),
         "gpu": gpu,
     }
+    if onednn_cap():
+        m["onednn_max_cpu_isa"] = onednn_cap()
+        m["cpu_flags_present"] = [f for f in SPEED_FLAGS if f in cpu_flags()]
+    return m
 
 
 def describe_machine(m: dict | None = None) -> str:
@@ -201,6 +231,9 @@ def describe_machine(m: dict | None = None) -> str:
         notes += "; no AVX-512"
     if not m.get("native_bf16"):
         notes += ", no native bf16"
+    if m.get("onednn_max_cpu_isa"):
+        notes += (f"; oneDNN held at {m['onednn_max_cpu_isa']} by ONEDNN_MAX_CPU_ISA on a CPU that has "
+                  f"{', '.join(m.get('cpu_flags_present', []))}")
     text = f"{m['cpu']}, {m['cores']} cores ({notes})"
     if m.get("gpu"):
         g = m["gpu"]
