@@ -101,20 +101,23 @@ def cpu_flags() -> set[str]:
 
 # oneDNN, which runs TensorFlow's CPU kernels, can be held below what the CPU offers with the
 # ONEDNN_MAX_CPU_ISA environment variable: `ONEDNN_MAX_CPU_ISA=AVX2` shows how a recipe runs on a CPU
-# without AVX-512. Each cap and the speed flags it leaves to TensorFlow (None: no cap).
+# without AVX-512. Each cap and the speed flags it leaves to TensorFlow. Any other value counts as no cap:
+# ALL and values oneDNN does not know leave it uncapped; the caps above AVX512_CORE_BF16 only hold back
+# AVX512_FP16 and AMX, and are not modelled.
 _AVX2 = frozenset({"avx2", "fma"})
 _AVX512 = _AVX2 | {"avx512f"}
 ONEDNN_CAPS = {
     "SSE41": frozenset(), "AVX": frozenset(), "AVX2": _AVX2, "AVX2_VNNI": _AVX2 | {"avx_vnni"},
     "AVX2_VNNI_2": _AVX2 | {"avx_vnni"}, "AVX512_CORE": _AVX512, "AVX512_CORE_VNNI": _AVX512 | {"avx512_vnni"},
-    "AVX512_CORE_BF16": _AVX512 | {"avx512_vnni", "avx512_bf16"}, "ALL": None,
+    "AVX512_CORE_BF16": _AVX512 | {"avx512_vnni", "avx512_bf16"},
 }
+NATIVE_BF16 = frozenset({"avx512_bf16", "amx_bf16"})  # what `auto` needs on a CPU to pick bfloat16
 
 
 def onednn_cap() -> str | None:
     """The ONEDNN_MAX_CPU_ISA cap in force, upper-cased, or None when oneDNN may use everything the CPU has."""
     cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper()
-    return cap if ONEDNN_CAPS.get(cap) is not None else None
+    return cap if cap in ONEDNN_CAPS else None
 
 
 def usable_flags() -> set[str]:
@@ -153,7 +156,7 @@ def resolve_precision(requested: str) -> str:
     cc = gpu_compute_capability()
     if cc is not None:
         return "mixed_float16" if tuple(cc) >= (7, 0) else "float32"
-    if usable_flags() & {"avx512_bf16", "amx_bf16"}:
+    if usable_flags() & NATIVE_BF16:
         return "mixed_bfloat16"
     return "float32"
 
@@ -210,14 +213,15 @@ def machine() -> dict:
     m = {
         "cpu": cpu_model(),
         "cpu_flags": [f for f in SPEED_FLAGS if f in flags],
-        "native_bf16": bool(flags & {"avx512_bf16", "amx_bf16"}),
+        "native_bf16": bool(flags & NATIVE_BF16),
         "cores": os.cpu_count(),
         "arch": platform.machine(),
         "os": platform.platform(),
         "gpu": gpu,
     }
-    if onednn_cap():
-        m["onednn_max_cpu_isa"] = onednn_cap()
+    cap = onednn_cap()
+    if cap:
+        m["onednn_max_cpu_isa"] = cap
         m["cpu_flags_present"] = [f for f in SPEED_FLAGS if f in cpu_flags()]
     return m
 
