@@ -3,5 +3,5 @@
 To add a family, write `zoo/models/<family>.py` (see README, "Adding a model") and import it here.
 """
 
-# importing registers the recipes
-from zoo.models import autoencoder, cnn, gan, mlp, resnet, rnn, transformer, vae  # noqa: F401
+# importing registers the recipes (and `ensemble`'s model class, so a saved ensemble loads in a fresh process)
+from zoo.models import autoencoder, cnn, ensemble, gan, mlp, resnet, rnn, transformer, vae  # noqa: F401
