@@ -264,6 +264,8 @@ def _plot(rows, path, meta, maximize) -> None:
 def check_folder(folder: Path, meta: Mapping[str, Any], resume: bool) -> None:
     """Refuse to overwrite a search, or to resume one of another recipe / tuner / objective."""
     marker = folder / SEARCH
+    if (folder.exists() or folder.is_symlink()) and not folder.is_dir():
+        raise RunDirError(f"--dir {folder} is a file, not a folder; nothing was written. Choose another --dir")
     if not marker.exists():
         if resume:
             raise RunDirError(f"no search to resume in {folder}; run without --resume to start one")
@@ -271,10 +273,15 @@ def check_folder(folder: Path, meta: Mapping[str, Any], resume: bool) -> None:
             raise RunDirError(f"{folder} exists and is not a zoo search folder; choose another --dir")
         return
     saved = runs.read_json(marker)
+    if not isinstance(saved, dict):
+        raise RunDirError(f"{marker} is not a zoo search record (a JSON object); was it edited by hand?")
     if not resume:
         raise RunDirError(f"a search of {saved.get('recipe')} already exists in {folder}; pass --resume to "
                           "continue it, or choose another --dir")
     for key in ("recipe", "tuner", "objective", "fixed", "epochs"):
+        if key not in saved:
+            raise RunDirError(f"{marker} lacks the key {key!r}; it is incomplete or from another version of zoo: "
+                              "start a new search in another --dir")
         if saved.get(key) != meta.get(key):
             raise RunDirError(f"{folder} holds a search with {key}={saved.get(key)!r}, not {meta.get(key)!r}; "
                               "resume it with the same settings or choose another --dir")

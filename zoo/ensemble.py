@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from zoo.errors import UsageError, run_cli
+from zoo.errors import ArgumentParser, UsageError, run_cli
 
 
 def check_members(folders, runs_info) -> None:
@@ -55,6 +55,8 @@ def build_ensemble(run_dirs, out=None, data_dir=None, runs_root="runs", log=prin
     folders = [Path(d) for d in run_dirs]
     if len(set(map(Path.resolve, folders))) < len(folders):
         raise UsageError("the same run folder is given twice; each member must be a different run")
+    if out:
+        runs.check_run_dir_free(out)  # before any work
     loaded = [runs.load_run_recipe(f) for f in folders]
     for folder, (_, recipe, _) in zip(folders, loaded):
         runs.require_classifier(folder, recipe, "an ensemble (averaging class probabilities)")
@@ -106,8 +108,8 @@ def build_ensemble(run_dirs, out=None, data_dir=None, runs_root="runs", log=prin
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m zoo.ensemble", description=__doc__.split("\n\n")[0],
-                                epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="python -m zoo.ensemble", description=__doc__.split("\n\n")[0],
+                       epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="finished run folders of the same dataset")
     p.add_argument("--out", metavar="DIR", help="ensemble folder to create (default runs/ensembles/TIMESTAMP)")
     p.add_argument("--runs-root", default="runs", metavar="DIR", help="parent of the default folder (default runs)")

@@ -18,7 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from zoo.errors import UsageError, run_cli
+from zoo.errors import ArgumentParser, UsageError, run_cli
 
 POOLING = ("MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D")
 
@@ -83,10 +83,15 @@ def explain(run_dir, samples: int = 16, image_files=(), out=None, data_dir=None,
     from zoo import reports, runs
     from zoo.predict import load_files, load_image_run
 
+    from zoo import files
+
     folder, run, recipe, hp = load_image_run(run_dir, "Grad-CAM")
     info = run["data"]
     if samples < 1:
-        raise UsageError("--samples must be at least 1")
+        raise UsageError(f"--samples must be at least 1, got {samples}")
+    if seed < 0:
+        raise UsageError(f"--seed must be 0 or more, got {seed}")
+    path = files.check_output_file(out or folder / "gradcam.png", "zoo.explain", owned=out is None)
     model = runs.load_model(folder / runs.MODEL)
     labels = info["class_names"]
     failed = 0
@@ -112,9 +117,8 @@ def explain(run_dir, samples: int = 16, image_files=(), out=None, data_dir=None,
         head = name if name else f"true {labels[t]}"
         mark = "" if t is None or t == p else " ✗"
         captions.append(f"{head}\n{labels[p]} {c:.2f}{mark}")
-    path = Path(out) if out else folder / "gradcam.png"
     reports.image_grid(images, captions, path, f"{run['recipe']}: Grad-CAM of the predicted class", overlays=cams,
-                       cols=8)
+                       cols=8, writer="zoo.explain")
     log(f"Grad-CAM of {len(images)} image(s): {path}")
     if failed:
         raise UsageError(f"{failed} of the --image files could not be read (named above); the others are in {path}")
@@ -122,8 +126,8 @@ def explain(run_dir, samples: int = 16, image_files=(), out=None, data_dir=None,
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m zoo.explain", description=__doc__.split("\n\n")[0],
-                                epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="python -m zoo.explain", description=__doc__.split("\n\n")[0],
+                       epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dir", help="a run folder of a convolutional image recipe")
     p.add_argument("--samples", type=int, default=16, help="test images to explain (default 16)")
     p.add_argument("--image", action="append", default=[], metavar="FILE", help="explain this file instead of test "

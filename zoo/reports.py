@@ -50,10 +50,11 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path: str | os.PathLike) -> None:
+def _save(fig, path: str | os.PathLike, writer: str = "zoo") -> None:
+    """Save a figure as PNG; its `Software` text chunk names the command that wrote it (`files.written_by`)."""
     plt = _pyplot()
     with runs.atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight", metadata={"Software": writer})
     plt.close(fig)
 
 
@@ -109,7 +110,7 @@ def plot_curves(history: list[dict], path, title: str = "") -> None:
     _save(fig, path)
 
 
-def image_grid(images, captions, path, title: str, overlays=None, cols: int = 9) -> None:
+def image_grid(images, captions, path, title: str, overlays=None, cols: int = 9, writer: str = "zoo") -> None:
     """Images (0..255, grayscale or RGB) in a grid, one caption each; `overlays` (0..1 maps of the same size)
     are laid over them as heat maps (jet, 45% opacity)."""
     plt = _pyplot()
@@ -128,7 +129,7 @@ def image_grid(images, captions, path, title: str, overlays=None, cols: int = 9)
             ax.imshow(overlays[k], cmap="jet", alpha=0.45, vmin=0, vmax=1)
         ax.set_title(captions[k], fontsize=7)
     fig.suptitle(title)
-    _save(fig, path)
+    _save(fig, path, writer)
 
 
 def tile_png(images, path, cols: int = 8, scale: int = 2) -> None:

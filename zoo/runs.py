@@ -18,83 +18,19 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 import warnings
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional
 
 from zoo.errors import RunDirError
+from zoo.files import atomic_path, clean_temporaries, is_temporary, read_json, write_json, write_text  # noqa: F401
 
 HPARAMS = "hparams.json"
 MODEL = "model.keras"
 METRICS = "metrics.json"
 HISTORY = "history.csv"
 BACKUP = "backup"
-
-
-@contextmanager
-def atomic_path(path: str | os.PathLike):
-    """Yield a temporary path beside `path`; move it into place only if the block succeeds.
-
-    A killed or failing writer leaves the old file (or none), never a truncated one.
-    The temporary name keeps the final suffix (Keras insists on `.keras` / `.weights.h5`).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    suffix = "".join(path.suffixes[-2:]) if path.name.endswith(".weights.h5") else path.suffix
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp" + suffix, dir=path.parent)
-    os.close(fd)
-    os.unlink(tmp)  # writers such as keras want to create the file themselves
-    try:
-        yield Path(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:  # disk full, quota, read-only: say so, keep what was there
-        kept = "the previous version is kept" if path.exists() else "nothing was written"
-        raise RunDirError(f"cannot write {path}: {e.strerror or e}; {kept}. Free space (or fix permissions) "
-                          "and run again; training runs continue with --resume") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def is_temporary(path: Path) -> bool:
-    """A leftover of an interrupted atomic write (`.NAME.XXXX.tmp...`, `.saved_model.XXXX`)."""
-    return path.name.startswith(".") and (".tmp" in path.name or path.name.startswith(".saved_model"))
-
-
-def clean_temporaries(folder: str | os.PathLike) -> list[Path]:
-    """Remove what killed writers left behind under `folder`; return what was removed."""
-    import shutil
-
-    removed = []
-    for p in sorted(Path(folder).rglob(".*"), key=lambda p: len(p.parts), reverse=True):
-        if is_temporary(p) and p.exists():
-            shutil.rmtree(p) if p.is_dir() else p.unlink()
-            removed.append(p)
-    return removed
-
-
-def write_text(path: str | os.PathLike, text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-
-
-def write_json(path: str | os.PathLike, data: Any) -> None:
-    write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
-
-
-def read_json(path: str | os.PathLike) -> Any:
-    path = Path(path)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RunDirError(f"{path} is missing") from None
-    except (OSError, ValueError) as e:
-        raise RunDirError(f"{path} is damaged ({e}); it is not valid JSON") from None
 
 
 def new_run_dir(root: str | os.PathLike, recipe: str) -> Path:
@@ -135,11 +71,49 @@ def load_run(path: str | os.PathLike, need_model: bool = True) -> dict[str, Any]
     if not (path / HPARAMS).is_file():
         raise RunDirError(f"{path} is not a run folder (no {HPARAMS}); give the folder that `python -m zoo.train` printed")
     run = read_json(path / HPARAMS)
-    if not isinstance(run, dict) or "recipe" not in run or "hparams" not in run:
-        raise RunDirError(f"{path / HPARAMS} lacks 'recipe' or 'hparams'; was it written by zoo?")
+    check_record(path / HPARAMS, run)
     if need_model and not (path / MODEL).is_file():
         raise RunDirError(f"{path} has no {MODEL} yet (the run has not finished an epoch); train it first or pass --resume")
     return run
+
+
+# What later commands read from hparams.json: key path -> (type, what it must be). A file from another version,
+# cut short or edited by hand is refused naming the file and the key.
+RECORD = {
+    ("recipe",): (str, "a recipe name"),
+    ("hparams",): (dict, "an object of hyperparameters"),
+    ("data",): (dict, "an object describing the data"),
+    ("data", "name"): (str, "the dataset's name"),
+    ("data", "input_shape"): (list, "a list of whole numbers"),
+}
+OPTIONAL = {
+    ("seed",): (int, "a whole number"),
+    ("precision",): (str, "a precision policy name"),
+    ("data", "class_names"): (list, "a list of class names"),
+    ("data", "files"): (list, "a list of file names"),
+    ("data", "input_kind"): (str, "image or tokens"),
+}
+
+
+def check_record(file: Path, run: Any) -> None:
+    """Refuse a run record that lacks a key later commands read, or holds a value of the wrong type."""
+    if not isinstance(run, dict):
+        raise RunDirError(f"{file} is not a zoo run record (a JSON object); was it written by zoo?")
+    for table, required in ((RECORD, True), (OPTIONAL, False)):
+        for keys, (kind, what) in table.items():
+            value, name = run, ".".join(keys)
+            for key in keys:
+                value = value.get(key, ...) if isinstance(value, dict) else ...
+            if value is ...:
+                if required:
+                    raise RunDirError(f"{file} lacks the key {name!r}; it is incomplete or from another version "
+                                      "of zoo: train the run again")
+                continue
+            if not isinstance(value, kind) or isinstance(value, bool) or (
+                    keys[-1] == "input_shape" and not all(isinstance(d, int) and d > 0 for d in value)) or (
+                    keys[-1] in ("class_names", "files") and not all(isinstance(d, str) for d in value)):
+                raise RunDirError(f"{file}: {name!r} must be {what}, got {json.dumps(value)[:80]}; was the file "
+                                  "edited by hand? Train the run again")
 
 
 def load_run_recipe(path: str | os.PathLike):
@@ -153,7 +127,13 @@ def load_run_recipe(path: str | os.PathLike):
         recipe = registry.get(run["recipe"])
     except ZooError:
         raise RunDirError(f"{path} is a run of {run['recipe']!r}, which this version of zoo does not know") from None
-    return run, recipe, dict(recipe.hparams, **run["hparams"])
+    from zoo import hparams
+
+    try:  # checked as training checked them: a hand-edited value is refused, not used
+        hp = hparams.resolve(recipe.name, recipe.hparams, run["hparams"])
+    except ZooError as e:
+        raise RunDirError(f"{Path(path) / HPARAMS}: {e}") from None
+    return run, recipe, hp
 
 
 def require_classifier(path, recipe, command: str) -> None:
@@ -179,11 +159,32 @@ def read_data_files(path: str | os.PathLike, run: dict[str, Any]) -> Optional[di
     return files
 
 
+def check_data_matches(path, run: dict[str, Any], info) -> None:
+    """Refuse data that is not what the run was trained on (input shape, classes), saying what differs."""
+    saved = run["data"]
+    shape = tuple(saved["input_shape"])
+    if tuple(info.input_shape) != shape:
+        raise RunDirError(f"{path} was trained on inputs of shape {shape}, the data has {tuple(info.input_shape)}")
+    classes = saved.get("class_names")
+    if classes is not None and info.class_names and list(info.class_names) != list(classes):
+        def names(found):
+            return ", ".join(map(repr, found[:4])) + (", ..." if len(found) > 4 else "")
+
+        new, lacking = sorted(set(info.class_names) - set(classes)), sorted(set(classes) - set(info.class_names))
+        what = "; ".join(([f"the data has {names(new)}, which the run never saw"] if new else []) +
+                         ([f"it lacks {names(lacking)}"] if lacking else [])) or "the same classes in another order"
+        raise RunDirError(f"{path} was trained on {len(classes)} classes, the data has {len(info.class_names)}: "
+                          f"{what}; give the --data-dir the run was trained on")
+
+
 def load_data(path: str | os.PathLike, run: dict[str, Any], recipe, hp: dict[str, Any], data_dir=None):
-    """The recipe's datasets for a run folder, encoded with the run's own derived files (its vocabulary); a run
-    trained on the user's own folder reads that folder again unless `data_dir` names another."""
+    """The recipe's datasets for a run folder, encoded with the run's own derived files (its vocabulary), checked
+    against what the run was trained on; a run trained on the user's own folder reads that folder again unless
+    `data_dir` names another."""
     data_dir = data_dir or run.get("data", {}).get("folder") or None
-    return recipe.data(hp, data_dir=data_dir, seed=run.get("seed", 0), files=read_data_files(path, run))
+    data = recipe.data(hp, data_dir=data_dir, seed=run.get("seed", 0), files=read_data_files(path, run))
+    check_data_matches(path, run, data.info)
+    return data
 
 
 def latest_unfinished(root: str | os.PathLike, recipe: str) -> Path:

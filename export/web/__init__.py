@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -52,7 +51,7 @@ def litertjs_dir(given: Optional[str] = None) -> Path:
         for folder in (c / "@litertjs", c):  # node_modules/ or node_modules/@litertjs/
             if all((folder / part).is_file() for part in RUNTIME.values()) and (folder / "core" / "wasm").is_dir():
                 return folder
-    where = ", ".join(str(c) for c in candidates)
+    where = ", ".join(dict.fromkeys(str(c.resolve()) for c in candidates))  # the checkout may be the working dir
     raise UsageError(f"LiteRT.js (@litertjs/core {LITERTJS_VERSION}) is not installed (looked in {where}): run "
                      "`npm ci` in the zoo checkout (needs Node.js), or pass --litertjs PATH/node_modules")
 
@@ -82,7 +81,8 @@ def _rank(name: str) -> tuple:
 def build(export_dir, out=None, files: Optional[Sequence[str]] = None, litertjs: Optional[str] = None,
           log=print) -> dict:
     """Write the page folder for an export folder (signature.json and its files); returns what it holds."""
-    from zoo import runs
+    from export import formats
+    from zoo import files as zfiles
     from zoo.errors import RunDirError, UsageError
 
     export_dir = Path(export_dir)
@@ -90,7 +90,15 @@ def build(export_dir, out=None, files: Optional[Sequence[str]] = None, litertjs:
         export_dir = export_dir / "export"  # given the run folder
     if not (export_dir / "signature.json").is_file():
         raise RunDirError(f"{export_dir} has no signature.json: export the run first (python -m export RUN_DIR)")
-    signature = runs.read_json(export_dir / "signature.json")
+    signature = zfiles.read_json(export_dir / "signature.json")
+    if not isinstance(signature, dict) or signature.get("format") != formats.SIGNATURE_FORMAT:
+        found = signature.get("format", "1 (no format field)") if isinstance(signature, dict) else "unknown"
+        raise RunDirError(f"{export_dir / 'signature.json'} is format {found}; the page reads format "
+                          f"{formats.SIGNATURE_FORMAT}: export the run again (python -m export RUN_DIR)")
+    wrong = formats.problems(signature, "signature")
+    if wrong:
+        raise RunDirError(f"{export_dir / 'signature.json'} does not match its schema ({wrong[0]}); was it edited "
+                          "by hand? Export the run again (python -m export RUN_DIR)")
     shown = [g for g in signature["graphs"].values() if has_page(g)]
     if not shown:
         raise UsageError(f"{signature['recipe']}: the page runs classifiers and generators, and its graphs "
@@ -110,32 +118,37 @@ def build(export_dir, out=None, files: Optional[Sequence[str]] = None, litertjs:
         raise UsageError(f"no file the page can run in {export_dir}: " +
                          "; ".join(f"{n}: {why}" for n, why in refused.items()))
     source = litertjs_dir(litertjs)
-    out = Path(out) if out else export_dir / "web"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    runs.clean_temporaries(out.parent)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    tmp.chmod(0o755)  # mkdtemp's 0700 would keep a web server run by another user out
-    try:
-        for name in PAGE_FILES:
-            shutil.copyfile(PAGE / name, tmp / name)
-        (tmp / "litertjs" / "wasm").mkdir(parents=True)
-        for name, part in RUNTIME.items():
-            shutil.copyfile(source / part, tmp / "litertjs" / name)
-        for name in WASM:
-            shutil.copyfile(source / "core" / "wasm" / name, tmp / "litertjs" / "wasm" / name)
-        for name in kept:
-            shutil.copyfile(export_dir / name, tmp / name)
-        for extra in ("labels.txt", "vocab.txt"):
-            if (export_dir / extra).is_file():
-                shutil.copyfile(export_dir / extra, tmp / extra)
+    output = zfiles.claim_output(Path(out) if out else export_dir / "web", "export.web", owned=out is None)
+    out = output.folder
+    zfiles.clean_temporaries(out)  # what a killed build left behind (only the zoo's own temporaries)
+    with zfiles.temporary_dir(out, "page") as tmp:
+        copies = {**{name: PAGE / name for name in PAGE_FILES},
+                  **{f"litertjs/{name}": source / part for name, part in RUNTIME.items()},
+                  **{f"litertjs/wasm/{name}": source / "core" / "wasm" / name for name in WASM},
+                  **{name: export_dir / name for name in kept},
+                  **{extra: export_dir / extra for extra in ("labels.txt", "vocab.txt")
+                     if (export_dir / extra).is_file()}}
         page_signature = dict(signature, graphs={
             g: dict(graph, files={n: graph["files"][n] for n in kept if n in graph["files"]})
             for g, graph in signature["graphs"].items()})
         page_signature["web"] = {"files": kept, "left_out": refused, "litertjs": _version(source)}
-        (tmp / "signature.json").write_text(json.dumps(page_signature, indent=1) + "\n", encoding="utf-8")
-        _swap_in(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            for name, src in copies.items():
+                (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, tmp / name)
+            (tmp / "signature.json").write_text(json.dumps(page_signature, indent=1) + "\n", encoding="utf-8")
+        except OSError as e:
+            raise zfiles.write_error(out / Path(e.filename or "").name, e) from None
+        # each file moves into place whole; signature.json last, so a page whose build was killed still names
+        # only files it holds
+        for name in [*copies, "signature.json"]:
+            target = output.path(name)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp / name, target)
+            except OSError as e:
+                raise zfiles.write_error(target, e, target.exists()) from None
+    output.finish(replace=True)  # the files of an earlier page that this one does not hold
     for name, why in refused.items():
         log(f"  left out {name}: {why}")
     log(f"web page: {out} ({', '.join(kept)}); try it with: cd {out} && python -m http.server")
@@ -144,15 +157,3 @@ def build(export_dir, out=None, files: Optional[Sequence[str]] = None, litertjs:
 
 def _version(source: Path) -> str:
     return json.loads((source / "core" / "package.json").read_text())["version"]
-
-
-def _swap_in(new: Path, out: Path) -> None:
-    """Put the finished folder `new` at `out`: a killed build leaves the old page (or none), never half of one."""
-    if not out.exists():
-        os.replace(new, out)
-        return
-    old = out.with_name(f".{out.name}.old.tmp")
-    shutil.rmtree(old, ignore_errors=True)
-    os.replace(out, old)
-    os.replace(new, out)
-    shutil.rmtree(old, ignore_errors=True)
