@@ -30,10 +30,10 @@ import gzip
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
+from zoo.errors import ArgumentParser
 
 VARIANT_CHOICES = ("float32", "float16", "dynamic", "int8", "int16x8", "weights_int8", "weights_int4", "auto")
 DEFAULT_VARIANTS = "float32,float16,dynamic,int8"
@@ -63,16 +63,17 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
                allow_flex=False, data_dir=None, latency_runs=200, prune=None, prune_epochs=2,
                prune_lr_scale=0.1, quantizer="litert", max_loss=0.5, min_ratio=2.5, log=print) -> dict:
     """Export one run folder; the library form of `python -m export`."""
-    from export import tflite
-    from zoo import runs
+    from export import formats, tflite
+    from zoo import files, runs
     from zoo.errors import UsageError, ZooError
     from zoo.tasks import get_task
 
     folder = Path(run_dir)
     run, recipe, hp = runs.load_run_recipe(folder)
     task = get_task(recipe.task)
-    if batch < 1 or calibration_samples < 1:
-        raise UsageError("--batch and --calibration-samples must be at least 1")
+    if batch < 1 or calibration_samples < 1 or latency_runs < 1:
+        raise UsageError(f"--batch, --calibration-samples and --latency-runs must be at least 1, got {batch}, "
+                         f"{calibration_samples} and {latency_runs}")
     if prune is not None and not task.prunable:
         raise UsageError(f"--prune fine-tunes classifiers; {recipe.name} is a {recipe.task} recipe: export it "
                          "without --prune")
@@ -90,12 +91,12 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
         raise UsageError("--quantize auto writes int8 or float32 I/O: use --int8-io int8 or float32 with it")
     if not (max_loss >= 0 and min_ratio >= 1):
         raise UsageError(f"--max-loss must be at least 0 and --min-ratio at least 1, got {max_loss} and {min_ratio}")
+    files.check_output(out or folder / "export", "export", owned=out is None)  # before any work
     model = runs.load_model(folder / runs.MODEL)
     data = runs.load_data(folder, run, recipe, hp, data_dir)  # text: encoded with the run's own vocabulary
     info = data.info
-    out = Path(out) if out else folder / "export"
-    out.mkdir(parents=True, exist_ok=True)
-    runs.clean_temporaries(out)  # what a killed export left behind
+    output = files.claim_output(out or folder / "export", "export", owned=out is None)
+    files.clean_temporaries(output.folder)  # what a killed export left behind (only the zoo's own temporaries)
 
     model32 = tflite.float32_clone(model, info.input_shape, info.input_dtype)
     graphs = task.export_graphs(model32, model, data, batch, calibration_samples)
@@ -115,7 +116,7 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
                    quantizer=quantizer, max_loss=max_loss, min_ratio=min_ratio)
     results, failures = {}, {}
     for graph in graphs:
-        more, more_failures = export_graph(graph, out, "", variants, **options)
+        more, more_failures = export_graph(graph, output, "", variants, **options)
         results.update(more)
         failures.update(more_failures)
     if prune is not None:
@@ -128,21 +129,22 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
         sparsity, _ = pruning.prune_and_finetune(
             pruned, data.train, lambda m, steps: task.compile(m, tune_hp, steps), prune, prune_epochs,
             validation_ds=data.val, verbose=2)
-        with runs.atomic_path(out / "model_pruned.keras") as tmp:
+        with files.atomic_path(output.path("model_pruned.keras")) as tmp:
             pruned.save(tmp)
         reference = summary.get("keras_test_accuracy")
         for graph in task.export_graphs(pruned, pruned, data, batch, calibration_samples, reference=reference):
             log(f"pruned Keras {graph.name}: sparsity {sparsity:.3f}, {_numbers(graph.summary)}")
-            more, more_failures = export_graph(graph, out, "pruned_", variants, **options)
+            more, more_failures = export_graph(graph, output, "pruned_", variants, **options)
             results.update(more)
             failures.update({f"pruned {k}": v for k, v in more_failures.items()})
 
     for g in graphs:
         if g.output.get("labels"):
-            runs.write_text(out / "labels.txt", "\n".join(g.output["labels"]) + "\n")
+            files.write_text(output.path("labels.txt"), "\n".join(g.output["labels"]) + "\n")
     for name, content in data.files.items():  # the run's own vocab.txt, already read by load_data: an app needs it
-        runs.write_text(out / name, content)
+        files.write_text(output.path(name), content)
     signature = {
+        "format": formats.SIGNATURE_FORMAT,
         "recipe": recipe.name,
         "task": recipe.task,
         "run": str(folder),
@@ -153,14 +155,17 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
                 "I/O: q = round(x / scale) + zero_point on input, (q - zero_point) * scale on output, with the "
                 "scale and zero point given per file.",
     }
-    runs.write_json(out / "signature.json", signature)
-    report = {"recipe": recipe.name, "task": recipe.task, "run": str(folder), **summary,
+    formats.check(signature, "signature")
+    files.write_json(output.path("signature.json"), signature)
+    report = {"format": formats.REPORT_FORMAT, "recipe": recipe.name, "task": recipe.task, "run": str(folder), **summary,
               "twin_max_abs_diff": twin_diff, "batch": batch, "calibration_samples": calibration_samples,
               "int8_io": int8_io, "quantizer": quantizer, "max_loss": max_loss, "min_ratio": min_ratio,
               "prune": prune, "prune_epochs": prune_epochs if prune else None,
               "hparams": hp, "artifacts": results, "failures": failures}
-    runs.write_json(out / "report.json", report)
-    runs.write_text(out / "report.md", report_markdown(report))
+    formats.check(report, "report")
+    files.write_json(output.path("report.json"), report)
+    files.write_text(output.path("report.md"), report_markdown(report))
+    output.finish()  # earlier exports' other files stay, as they always did
     return report
 
 
@@ -187,30 +192,27 @@ def _graph_signature(graph, batch: int, results: dict) -> dict:
     }
 
 
-def export_graph(graph, out: Path, prefix: str, variants, *, batch, int8_io, allow_flex, latency_runs, log,
+def export_graph(graph, output, prefix: str, variants, *, batch, int8_io, allow_flex, latency_runs, log,
                  **quantizing):
-    """Serving SavedModel + each TFLite variant of one float32 graph; returns (artifacts, failures)."""
+    """Serving SavedModel + each TFLite variant of one float32 graph into `output` (a `zoo.files.Output`);
+    returns (artifacts, failures)."""
     from export import tflite
+    from zoo import files
 
     stem = "saved_model" if graph.name == "model" else f"saved_model_{graph.name}"
-    sm_dir = out / f"{stem}{'_' + prefix.rstrip('_') if prefix else ''}"
+    name = f"{stem}{'_' + prefix.rstrip('_') if prefix else ''}"
     write = dict(input_shape=graph.input_shape, input_dtype=graph.input_dtype, output_name=graph.output["name"])
-    tmp_sm = Path(tempfile.mkdtemp(prefix=f".{sm_dir.name}.", dir=out))
-    try:  # the serving SavedModel (any batch size): written beside, then moved into place
-        tflite.write_saved_model(graph.model, path=tmp_sm, batch=None, **write)
-        if sm_dir.exists():
+    with files.temporary_dir(output.folder, name) as tmp_sm:  # the serving SavedModel (any batch size): written
+        tflite.write_saved_model(graph.model, path=tmp_sm, batch=None, **write)  # beside, then moved into place
+        sm_dir = output.path(name)
+        if sm_dir.is_dir() and not sm_dir.is_symlink():
             shutil.rmtree(sm_dir)
         os.replace(tmp_sm, sm_dir)
-    finally:
-        shutil.rmtree(tmp_sm, ignore_errors=True)
     # The converter's input: the same graph with a fixed batch (no shape ops), deleted after conversion.
-    fixed_sm = Path(tempfile.mkdtemp(prefix=f".{sm_dir.name}_fixed_batch.", dir=out))
-    try:
+    with files.temporary_dir(output.folder, f"{name}_fixed_batch") as fixed_sm:
         tflite.write_saved_model(graph.model, path=fixed_sm, batch=batch, **write)
-        return _convert_and_verify(graph, fixed_sm, out, prefix, variants, int8_io=int8_io, allow_flex=allow_flex,
-                                   latency_runs=latency_runs, log=log, **quantizing)
-    finally:
-        shutil.rmtree(fixed_sm, ignore_errors=True)
+        return _convert_and_verify(graph, fixed_sm, output, prefix, variants, int8_io=int8_io,
+                                   allow_flex=allow_flex, latency_runs=latency_runs, log=log, **quantizing)
 
 
 def _limit(limits, variant: str):
@@ -231,13 +233,13 @@ def _first_line(error: Exception) -> str:
     return str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
 
 
-def _convert_and_verify(graph, fixed_sm: Path, out: Path, prefix: str, variants, *, int8_io, allow_flex,
+def _convert_and_verify(graph, fixed_sm: Path, output, prefix: str, variants, *, int8_io, allow_flex,
                         latency_runs, log, quantizer="litert", max_loss=0.5, min_ratio=2.5):
     """Convert the fixed-batch SavedModel to float32, make each quantized variant from that file (LiteRT
     Quantizer; the converter where asked), run each with LiteRT and keep the files that pass."""
     from export import prune as pruning
     from export import quantize, tflite, verify
-    from zoo import runs
+    from zoo import files
 
     sparsity = pruning.sparsity_of(pruning.prunable_kernels(graph.model))
     keras_out = graph.outputs if graph.outputs is not None else predict(graph.model, graph.inputs)
@@ -316,7 +318,7 @@ def _convert_and_verify(graph, fixed_sm: Path, out: Path, prefix: str, variants,
         if reason:
             failures[key(variant)] = reason
             continue
-        with runs.atomic_path(out / name) as tmp:
+        with files.atomic_path(output.path(name)) as tmp:
             tmp.write_bytes(content)
         scores = graph.score(outputs) if graph.score else {}
         layers = quantize.layer_errors(float_content, content, layer_inputs) if variant != "float32" else []
@@ -383,9 +385,9 @@ def report_markdown(report: dict) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m export", description=__doc__.split("\n\n")[0],
-                                epilog=__doc__.split("\n\n", 1)[1],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="python -m export", description=__doc__.split("\n\n")[0],
+                       epilog=__doc__.split("\n\n", 1)[1],
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dir", help="a run folder written by python -m zoo.train")
     p.add_argument("--quantize", default=DEFAULT_VARIANTS, metavar="LIST",
                    help=f"comma-separated variants among {','.join(VARIANT_CHOICES)}, or all (every one but auto); "
@@ -434,7 +436,13 @@ def main(argv=None) -> int:
             web.build(folder)
         return 1 if report["failures"] else 0
 
-    return run_cli(body, args.debug)
+    def quiet_body():
+        from zoo import runtime
+
+        with runtime.native_logs_held(args.debug):  # the converters' C++ log lines: shown with --debug
+            return body()
+
+    return run_cli(quiet_body, args.debug)
 
 
 if __name__ == "__main__":

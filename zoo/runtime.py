@@ -75,6 +75,30 @@ def split_startup_output(text: str) -> tuple[list[str], list[str]]:
     return held, passed
 
 
+# What TensorFlow's converter, its SavedModel loader and the LiteRT interpreter log while exporting: C++ (absl)
+# lines such as `W0000 00:00:1733 ... tf_tfl_flatbuffer_helpers.cc:364] Ignored output_format.`, the
+# interpreter's `INFO: Created TensorFlow Lite XNNPACK delegate`, absl's Python warnings. Notices, not errors.
+NATIVE_LOG = re.compile(r"^([IWE]\d{4} \d\d:\d\d:\d\d|INFO: |WARNING:absl:|WARNING: All log messages before absl)")
+
+
+@contextlib.contextmanager
+def native_logs_held(debug: bool = False):
+    """Hold back the converters' and interpreters' log lines (`NATIVE_LOG`) written while the block runs; other
+    stderr lines are passed on when it ends. With `debug` nothing is held."""
+    if debug:
+        yield
+        return
+    captured: list[str] = []
+    try:
+        with _stderr_captured(captured):
+            yield
+    finally:
+        lines = captured[0].splitlines(keepends=True) if captured else []
+        _held_back.extend(line for line in lines if NATIVE_LOG.search(line))
+        sys.stderr.write("".join(line for line in lines if not NATIVE_LOG.search(line)))
+        sys.stderr.flush()
+
+
 def startup_messages() -> str:
     """The TensorFlow start-up lines `import_tensorflow` held back."""
     return "".join(_held_back)

@@ -276,8 +276,15 @@ function fail(error) {
   window.zoo.error = message;
 }
 
+// The signature.json format this page reads (export/schemas/signature.schema.json); another is refused, not guessed.
+const SIGNATURE_FORMAT = 2;
+
 async function start() {
   const signature = await fetchOk('signature.json', 'json');
+  if (signature.format !== SIGNATURE_FORMAT) {
+    throw new Error(`signature.json is format ${signature.format ?? '1 (no format field)'}; this page reads format ` +
+      `${SIGNATURE_FORMAT}: export the run again with this zoo (python -m export RUN_DIR --web)`);
+  }
   const wanted = new URLSearchParams(location.search).get('file');
   Object.assign(page, chooseGraph(signature, wanted));
   checkFeedable(page.file, page.io);
