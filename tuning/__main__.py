@@ -23,6 +23,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from zoo.errors import ArgumentParser
 
 def run_search(recipe_name, *, tuner="bayesian", max_trials=10, epochs=None, executions=1,
                objective=None, directory=None, resume=False, overrides=None, data_dir=None, seed=0,
@@ -39,6 +40,8 @@ def run_search(recipe_name, *, tuner="bayesian", max_trials=10, epochs=None, exe
         raise UsageError(f"unknown tuner {tuner!r}; choose one of {', '.join(search.TUNERS)}")
     if max_trials < 1:
         raise UsageError(f"--max-trials must be at least 1, got {max_trials}")
+    if seed < 0:
+        raise UsageError(f"--seed must be 0 or more, got {seed}")
     if executions < 1:
         raise UsageError(f"--executions-per-trial must be at least 1, got {executions}")
     objectives = get_task(recipe.task).objectives  # metric -> "min" | "max"
@@ -70,6 +73,8 @@ def run_search(recipe_name, *, tuner="bayesian", max_trials=10, epochs=None, exe
     runtime.seed_everything(seed)
     hypermodel = search.RecipeHyperModel(recipe, fixed, data_dir=data_dir, seed=seed, verbose=verbose,
                                          reseed=executions == 1)
+    # the data once before any trial: a missing or broken --data-dir is one error now, not a failure per trial
+    recipe.data(hparams_lib.resolve(recipe.name, recipe.hparams, fixed), data_dir=data_dir, seed=seed)
     tuner_obj = search.make_tuner(tuner, hypermodel, objective=objective, direction=objectives[objective],
                                   max_trials=max_trials, epochs=epochs,
                                   executions=executions, directory=folder.parent, project=folder.name,
@@ -101,9 +106,9 @@ def run_search(recipe_name, *, tuner="bayesian", max_trials=10, epochs=None, exe
 def main(argv=None) -> int:
     from zoo.runtime import PRECISIONS
 
-    p = argparse.ArgumentParser(prog="python -m tuning", description=__doc__.split("\n\n")[0],
-                                epilog=__doc__.split("\n\n", 1)[1],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="python -m tuning", description=__doc__.split("\n\n")[0],
+                       epilog=__doc__.split("\n\n", 1)[1],
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("recipe", help="recipe name (python -m zoo.train --list)")
     p.add_argument("--tuner", default="bayesian", help="random, bayesian or hyperband (default bayesian)")
     p.add_argument("--max-trials", type=int, default=10, help="number of trials (default 10; hyperband decides "

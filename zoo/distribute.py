@@ -21,6 +21,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Optional
 
 from zoo.errors import UsageError, WorkerLost
 
@@ -79,16 +80,44 @@ def tf_config() -> dict:
     if not text:
         raise UsageError("--strategy multi_worker reads the cluster from $TF_CONFIG, which is not set; see the README's "
                          "'Training on several GPUs or machines' for the two-machine example")
+    form = '{"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": N}}'
     try:
         config = json.loads(text)
-        cluster, task = config["cluster"], config["task"]
-        members = cluster[task["type"]]
-        if not 0 <= int(task["index"]) < len(members):
-            raise IndexError(task["index"])
-    except (ValueError, KeyError, TypeError, IndexError) as e:
-        raise UsageError(f"$TF_CONFIG is not a valid cluster description ({type(e).__name__}: {e}); it needs "
-                         '{"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": N}}') from None
+    except ValueError as e:
+        raise UsageError(f"$TF_CONFIG is not a valid cluster description (not JSON: {e}); it needs {form}") from None
+    problem = _tf_config_problem(config)
+    if problem:
+        raise UsageError(f"$TF_CONFIG is not a valid cluster description: {problem}; it needs {form}")
     return config
+
+
+ROLES = ("chief", "worker")  # the task types MultiWorkerMirroredStrategy trains with
+
+
+def _tf_config_problem(config) -> Optional[str]:
+    """What is wrong with a parsed $TF_CONFIG for multi-worker training, or None."""
+    if not isinstance(config, dict) or not isinstance(config.get("cluster"), dict) or \
+            not isinstance(config.get("task"), dict):
+        return "expected an object with a 'cluster' object and a 'task' object"
+    cluster, task = config["cluster"], config["task"]
+    unknown = sorted(set(cluster) - set(ROLES))
+    if unknown:
+        return f"cluster task type(s) {', '.join(map(repr, unknown))} are not trained by --strategy multi_worker " \
+               f"(it uses {' and '.join(ROLES)})"
+    if not cluster.get("worker") and not cluster.get("chief"):
+        return "the cluster lists no worker"
+    for role, members in cluster.items():
+        if not isinstance(members, list) or not all(isinstance(m, str) and re.fullmatch(r"\S+:\d{1,5}", m)
+                                                    for m in members):
+            return f"cluster.{role} must be a list of 'host:port' strings, got {json.dumps(members)[:80]}"
+    if len(cluster.get("chief") or []) > 1:
+        return "a cluster has at most one chief"
+    role, index = task.get("type"), task.get("index")
+    if role not in cluster:
+        return f"task.type {role!r} is not one of the cluster's task types ({', '.join(cluster)})"
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(cluster[role]):
+        return f"task.index must be a whole number from 0 to {len(cluster[role]) - 1} (the {role} list), got {index!r}"
+    return None
 
 
 def localhost_cluster(workers: int) -> list[str]:

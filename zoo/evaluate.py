@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from zoo.errors import RunDirError, run_cli
+from zoo.errors import ArgumentParser, run_cli
 
 
 def evaluate(run_dir, data_dir=None, write: bool = False, log=print) -> dict:
@@ -26,9 +26,6 @@ def evaluate(run_dir, data_dir=None, write: bool = False, log=print) -> dict:
     run, recipe, hp = runs.load_run_recipe(folder)
     model = runs.load_model(folder / runs.MODEL)
     data = runs.load_data(folder, run, recipe, hp, data_dir)
-    expected = tuple(run.get("data", {}).get("input_shape", data.info.input_shape))
-    if tuple(data.info.input_shape) != expected:
-        raise RunDirError(f"{folder} was trained on inputs of shape {expected}, the data has {data.info.input_shape}")
     task = get_task(recipe.task)
     result = task.evaluate(model, data, hp, folder)
     if write:
@@ -42,7 +39,7 @@ def evaluate(run_dir, data_dir=None, write: bool = False, log=print) -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python -m zoo.evaluate",
         description=__doc__.split("\n\n")[0],
         epilog=__doc__.split("\n\n", 1)[1],

@@ -37,6 +37,16 @@ _RANGES = {
     "validation_examples": (1, math.inf, True, False),
     "early_stopping_patience": (0, math.inf, True, False),
     "steps_per_execution": (1, math.inf, True, False),
+    "validation_fraction": (0.0, 1.0, False, False),
+    "noise_std": (0.0, math.inf, True, False),
+    "beta_1": (0.0, 1.0, True, False),
+    "beta": (0.0, math.inf, False, False),
+    "vocab_size": (3, math.inf, True, False),  # padding, [UNK] and at least one word
+    # sizes and counts of the models and their data
+    **{key: (1, math.inf, True, False) for key in (
+        "code_dim", "filters", "sequence_length", "embed_dim", "units", "layers", "blocks",
+        "convs_per_block", "dense_units", "noise_dim", "judge_epochs", "samples", "depth", "width", "heads", "ff_dim",
+        "latent_dim", "iw_samples", "iw_examples")},
 }
 
 

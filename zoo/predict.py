@@ -22,7 +22,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from zoo.errors import DataError, UsageError, run_cli
+from zoo.errors import ArgumentParser, DataError, UsageError, run_cli
 
 RESIZE_METHOD = "bilinear, antialiased (tf.image.resize)"
 
@@ -37,9 +37,10 @@ def read_image(path, input_shape, invert: bool = False):
 
     try:
         image = decoder(input_shape)(tf.constant(str(path))).numpy().astype(np.float32)
-    except (tf.errors.OpError, ValueError) as e:
-        reason = "no such file" if isinstance(e, tf.errors.NotFoundError) else "not a PNG, JPEG, GIF or BMP image"
-        raise DataError(f"{path}: {reason}") from None
+    except (tf.errors.OpError, ValueError):
+        from zoo.data.folders import undecodable
+
+        raise DataError(f"{path}: {undecodable(Path(path))}") from None
     return 255.0 - image if invert else image
 
 
@@ -106,6 +107,9 @@ def predict_texts(folder, run, model, texts, top=5, invert=False, log=print, err
     if "-" in texts:
         texts = [t for item in texts for t in ([line for line in sys.stdin.read().splitlines() if line.strip()]
                                                if item == "-" else [item])]
+    if not texts:
+        raise UsageError("no text to classify: standard input held no line with text; give texts as arguments, or "
+                         "one per line on standard input (`-`)")
     info = run["data"]
     layer = text.saved_vectorizer(runs.read_data_files(folder, run), str(folder))
     ids = text.encode(layer, texts, info["input_shape"][0], info["text"].get("truncating", "post"))
@@ -134,8 +138,8 @@ def predict(run_dir, items, top: int = 5, invert: bool = False, log=print, err=N
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m zoo.predict", description=__doc__.split("\n\n")[0],
-                                epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="python -m zoo.predict", description=__doc__.split("\n\n")[0],
+                       epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dir", help="a run folder written by python -m zoo.train (or zoo.ensemble)")
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="image files (image runs), or texts with - for one per line of stdin (text runs)")

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from zoo import runs
-from zoo.errors import RunDirError, TrainingDiverged, UsageError, run_cli
+from zoo.errors import ArgumentParser, RunDirError, TrainingDiverged, UsageError, run_cli
 from zoo.distribute import STRATEGIES
 from zoo.runtime import PRECISIONS
 
@@ -73,6 +73,8 @@ def train(
                          "all see: the chief writes the run there and a restarted worker resumes from it")
     # the strategy itself is made after the checks below, which need only to know whether this process is the chief
     chief = strategy != "multi_worker" or distribute.is_chief(distribute.tf_config())
+    if seed is not None and seed < 0:
+        raise UsageError(f"--seed must be 0 or more, got {seed}")
     if resume and init_from:
         raise UsageError("--init-from starts a new run; a resumed run continues from its own checkpoint")
     if resume:
@@ -269,8 +271,8 @@ def _describe_hparams(name, config, overrides) -> str:
     return "\n".join(lines)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+def build_parser() -> ArgumentParser:
+    p = ArgumentParser(
         prog="python -m zoo.train",
         description="Train a registered recipe (model + data + hyperparameters) and write a run folder "
         "with the best model, history, test metrics and plots.",

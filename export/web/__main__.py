@@ -2,12 +2,13 @@ import argparse
 import sys
 
 from export import web
+from zoo.errors import ArgumentParser
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m export.web", description=web.__doc__.split("\n\n")[0],
-                                epilog=web.__doc__.split("\n\n", 1)[1],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="python -m export.web", description=web.__doc__.split("\n\n")[0],
+                       epilog=web.__doc__.split("\n\n", 1)[1],
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("export_dir", help="an export folder (RUN_DIR/export, with signature.json) or its run folder")
     p.add_argument("--files", metavar="LIST", help="comma-separated .tflite files to put on the page (default: every "
                    "file signature.json lists that LiteRT.js can run; the page opens the first, float32 first)")

@@ -14,6 +14,7 @@ or a class with one image is a one-line error naming it. What was read, skipped 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
@@ -40,11 +41,46 @@ def _class_dirs(base: Path) -> list[Path]:
     return sorted(d for d in base.iterdir() if d.is_dir() and not d.name.startswith("."))
 
 
+def _walk(folder: Path) -> list[tuple[Path, Optional[str]]]:
+    """Every file under `folder`, each with why it cannot be read (None: readable). Symbolic links are followed;
+    a broken one, a loop, or a link back to a folder already read is listed with its reason, never walked
+    round (so a folder loop cannot hang the scan)."""
+    from zoo.files import unreadable
+
+    found, seen, stack = [], {os.path.realpath(folder)}, [folder]
+    while stack:
+        here = stack.pop()
+        try:
+            entries = sorted(os.scandir(here), key=lambda e: e.name)
+        except OSError as e:
+            found.append((here, f"folder not readable ({e.strerror or e})"))
+            continue
+        for entry in entries:
+            path = Path(entry.path)
+            try:
+                is_dir = entry.is_dir()  # follows symbolic links
+            except OSError:  # a link loop: reported below
+                is_dir = False
+            if is_dir:
+                real = os.path.realpath(path)
+                if real in seen:
+                    found.append((path, f"symbolic link to a folder already read ({real}): a loop or a second way "
+                                        "in, not read twice"))
+                    continue
+                seen.add(real)
+                stack.append(path)
+            else:
+                found.append((path, unreadable(path)))
+    return sorted(found)
+
+
 def _images(folder: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
     keep, skipped = [], []
-    for f in sorted(p for p in folder.rglob("*") if p.is_file()):
+    for f, why in _walk(folder):
         if any(part.startswith(".") for part in f.relative_to(folder).parts):
             skipped.append((f, "hidden file"))
+        elif why:
+            skipped.append((f, why))
         elif f.suffix.lower() in EXTENSIONS:
             keep.append(f)
         else:
@@ -69,7 +105,7 @@ def scan(root: Path) -> dict[str, Any]:
                             "same classes")
         files[split] = []
         skipped += [{"file": str(f.relative_to(root)), "reason": "not in a class folder"}
-                    for f in sorted(base.iterdir()) if f.is_file()]
+                    for f in sorted(base.iterdir()) if not f.is_dir()]
         for label, name in enumerate(classes):
             found, skip = _images(base / name)
             skipped += [{"file": str(f.relative_to(root)), "reason": r} for f, r in skip]
@@ -77,7 +113,8 @@ def scan(root: Path) -> dict[str, Any]:
                 raise DataError(f"{base / name} holds no images ({', '.join(EXTENSIONS)}); add some or remove it")
             files[split] += [(str(f.relative_to(root)), label) for f in found]
     if split_given:
-        skipped += [{"file": f.name, "reason": "not in a class folder"} for f in sorted(root.iterdir()) if f.is_file()]
+        skipped += [{"file": f.name, "reason": "not in a class folder"} for f in sorted(root.iterdir())
+                    if not f.is_dir()]
     else:
         files = _carve_test(files.pop("all"), classes, root)
     return {"folder": str(root.resolve()), "split": "given (train/, test/)" if split_given else
@@ -111,6 +148,24 @@ def decoder(image_shape):
     return decode
 
 
+MAGIC = {b"\x89PNG": "PNG", b"\xff\xd8": "JPEG", b"GIF8": "GIF", b"BM": "BMP"}
+
+
+def undecodable(path: Path) -> str:
+    """In words, why an image file did not decode (TensorFlow's own message names its kernel, not the file)."""
+    from zoo.files import unreadable
+
+    why = unreadable(path)
+    if why:
+        return why
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if not head:
+        return "the file is empty"
+    kind = next((name for magic, name in MAGIC.items() if head.startswith(magic)), None)
+    return f"damaged or truncated {kind} data" if kind else "not a PNG, JPEG, GIF or BMP image"
+
+
 def check_and_measure(root: Path, paths: list[str], train: int, image_shape) -> tuple[np.ndarray, np.ndarray]:
     """Decode every file once (in parallel) with the pipeline's own decoder: a file that fails is named in a
     DataError; returns the per-channel mean and std of the first `train` (the training images)."""
@@ -127,11 +182,7 @@ def check_and_measure(root: Path, paths: list[str], train: int, image_shape) -> 
         total, squares, count = total + pixels.sum(0), squares + np.square(pixels).sum(0), count + len(pixels)
     bad = [paths[i] for i in range(len(paths)) if i not in seen]
     if bad:
-        try:
-            decode(tf.constant(str(root / bad[0])))
-            reason = "it failed to decode"
-        except tf.errors.OpError as e:
-            reason = e.message.splitlines()[0]
+        reason = undecodable(root / bad[0])
         more = f" and {len(bad) - 1} more ({', '.join(bad[1:4])}{', ...' if len(bad) > 4 else ''})" if len(bad) > 1 \
             else ""
         raise DataError(f"{root / bad[0]} is not a readable image ({reason}){more}: delete or replace it")

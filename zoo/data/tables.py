@@ -39,10 +39,25 @@ def table_files(data_dir) -> Optional[dict[str, Path]]:
     path = Path(data_dir)
     if path.is_file() and _suffix(path):
         return {"all": path}
+    if path.is_file():
+        raise DataError(f"{path}: your own texts are read from {', '.join(SUFFIXES)} files; save it as CSV (a "
+                        "header row naming the text and label columns) or JSON Lines")
     if path.is_dir():
         found = {split: f for split in ("train", "test") for f in sorted(path.iterdir())
                  if _suffix(f) and f.name[: -len(_suffix(f))] == split}
-        return found if set(found) == {"train", "test"} else None
+        if set(found) == {"train", "test"}:
+            return found
+        if found:
+            (have, f), = found.items()
+            lacking = "test" if have == "train" else "train"
+            raise DataError(f"{path} has {f.name} but no {lacking} file: add {lacking}{_suffix(f)} with the same "
+                            f"columns, or pass the file itself (--data-dir {f}) to hold out "
+                            f"{TEST_FRACTION:.0%} of it for testing")
+        other = sorted(f.name for f in path.iterdir()
+                       if f.is_file() and f.name.split(".")[0] in ("train", "test") and not _suffix(f))
+        if other:
+            raise DataError(f"{path}: {', '.join(other)} cannot be read; your own texts are read from "
+                            f"train and test files ending in {', '.join(SUFFIXES)} (save them as CSV or JSON Lines)")
     return None
 
 
