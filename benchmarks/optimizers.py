@@ -54,9 +54,9 @@ def run(label: str, values: dict, epochs: int, out: Path, data_dir: str, resume:
 
 
 def plot(rows: list[dict], path: Path, where: str) -> None:
-    from zoo.reports import _pyplot, _save
+    from zoo.reports import pyplot, save_figure
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, (acc, loss) = plt.subplots(1, 2, figsize=(11, 4))
     for r in rows:
         epochs = [h["epoch"] for h in r["history"]]
@@ -68,7 +68,7 @@ def plot(rows: list[dict], path: Path, where: str) -> None:
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle(f"cnn_cifar10, same epoch budget (JPEG-lossy CIFAR-10 copy; {where})", fontsize=9, y=1.02)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def main() -> int:

@@ -42,11 +42,10 @@ SEVEN = [[(80, 60), (200, 60), (130, 230)]]  # a 7 drawn with the mouse, in the 
 
 
 def mnist_test_images(run_dir: Path, count: int):
-    from zoo import runs
+    from zoo.run import Run
     from zoo.tasks.graphs import take
 
-    run, recipe, hp = runs.load_run_recipe(run_dir)
-    return take(runs.load_data(run_dir, run, recipe, hp).test, count)
+    return take(Run(run_dir).data().test, count)
 
 
 def measure(folder: Path, x, y, screenshot: Path) -> dict:

@@ -33,7 +33,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from zoo.errors import ArgumentParser
+from zoo.cli import ArgumentParser
+from zoo.errors import first_line
 
 VARIANT_CHOICES = ("float32", "float16", "dynamic", "int8", "int16x8", "weights_int8", "weights_int4", "auto")
 DEFAULT_VARIANTS = "float32,float16,dynamic,int8"
@@ -64,13 +65,13 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
                prune_lr_scale=0.1, quantizer="litert", max_loss=0.5, min_ratio=2.5, log=print) -> dict:
     """Export one run folder; the library form of `python -m export`."""
     from export import formats, tflite
-    from zoo import files, runs
+    from zoo import files
     from zoo.errors import UsageError, ZooError
-    from zoo.tasks import get_task
+    from zoo.run import Run
 
     folder = Path(run_dir)
-    run, recipe, hp = runs.load_run_recipe(folder)
-    task = get_task(recipe.task)
+    opened = Run(folder)
+    run, recipe, hp, task = opened.record, opened.recipe, opened.hparams, opened.task
     if batch < 1 or calibration_samples < 1 or latency_runs < 1:
         raise UsageError(f"--batch, --calibration-samples and --latency-runs must be at least 1, got {batch}, "
                          f"{calibration_samples} and {latency_runs}")
@@ -92,8 +93,8 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
     if not (max_loss >= 0 and min_ratio >= 1):
         raise UsageError(f"--max-loss must be at least 0 and --min-ratio at least 1, got {max_loss} and {min_ratio}")
     files.check_output(out or folder / "export", "export", owned=out is None)  # before any work
-    model = runs.load_model(folder / runs.MODEL)
-    data = runs.load_data(folder, run, recipe, hp, data_dir)  # text: encoded with the run's own vocabulary
+    model = opened.model()
+    data = opened.data(data_dir)  # text: encoded with the run's own vocabulary
     info = data.info
     output = files.claim_output(out or folder / "export", "export", owned=out is None)
     files.clean_temporaries(output.folder)  # what a killed export left behind (only the zoo's own temporaries)
@@ -229,10 +230,6 @@ def _float_ops(calibrated, variant: str) -> str:
     return refused + (loops if calibrated.has_loops else "")
 
 
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
-
-
 def _convert_and_verify(graph, fixed_sm: Path, output, prefix: str, variants, *, int8_io, allow_flex,
                         latency_runs, log, quantizer="litert", max_loss=0.5, min_ratio=2.5):
     """Convert the fixed-batch SavedModel to float32, make each quantized variant from that file (LiteRT
@@ -249,7 +246,7 @@ def _convert_and_verify(graph, fixed_sm: Path, output, prefix: str, variants, *,
     try:
         float_content = tflite.convert(fixed_sm, "float32", allow_flex=allow_flex, input_dtype=graph.input_dtype)
     except Exception as e:  # noqa: BLE001 - converter errors are long; keep the first line
-        return {}, {key(v): f"conversion to float32 failed: {_first_line(e)}" for v in variants}
+        return {}, {key(v): f"conversion to float32 failed: {first_line(e)}" for v in variants}
     calibrated = quantize.Calibrated(float_content, graph.calibration)
     quantized = any(v != "float32" for v in variants)  # the inputs the per-layer error tables are measured on:
     layer_inputs = [x for _, x in zip(range(LAYER_EXAMPLES), graph.calibration())] if quantized else []
@@ -300,7 +297,7 @@ def _convert_and_verify(graph, fixed_sm: Path, output, prefix: str, variants, *,
         try:
             content, made_by, extra = make(variant)
         except Exception as e:  # noqa: BLE001 - converter and quantizer errors are long; keep the first line
-            failures[key(variant)] = f"conversion failed: {_first_line(e)}"
+            failures[key(variant)] = f"conversion failed: {first_line(e)}"
             continue
         ops = verify.op_names(content)
         flex = [o for o in ops if o.startswith("Flex") or o == "CUSTOM"]
@@ -418,7 +415,7 @@ def main(argv=None) -> int:
                    "with LiteRT.js into EXPORT_DIR/web (python -m export.web; needs `npm ci` in the zoo checkout)")
     p.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
     args = p.parse_args(argv)
-    from zoo.errors import run_cli
+    from zoo.cli import run_cli
 
     def body():
         report = export_run(args.run_dir, variants=parse_variants(args.quantize), out=args.out, batch=args.batch,

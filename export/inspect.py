@@ -11,7 +11,8 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
-from zoo.errors import ArgumentParser
+from zoo.cli import ArgumentParser
+from zoo.errors import first_line
 
 
 def inspect_file(path) -> dict:
@@ -30,7 +31,7 @@ def inspect_file(path) -> dict:
         interp = verify.interpreter(content, delegates=False)
         details = verify.io_details(content)
     except Exception as e:  # noqa: BLE001 - the runtime rejects damaged files with RuntimeError/ValueError
-        raise UsageError(f"{path} is damaged or unsupported: {str(e).strip().splitlines()[0][:200]}") from None
+        raise UsageError(f"{path} is damaged or unsupported: {first_line(e, 200)}") from None
     ops = Counter(d["op_name"] for d in interp._get_ops_details())
     tensors = interp.get_tensor_details()
     return {
@@ -63,7 +64,7 @@ def main(argv=None) -> int:
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
     args = p.parse_args(argv)
-    from zoo.errors import run_cli
+    from zoo.cli import run_cli
 
     def body():
         info = inspect_file(args.file)

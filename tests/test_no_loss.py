@@ -21,7 +21,8 @@ from export.web import __main__ as web_cli
 from tuning import __main__ as tuning_cli
 from zoo import distribute, ensemble, evaluate, explain, files, predict, runs, train
 from zoo.data import folders
-from zoo.errors import ArgumentParser, UsageError, run_cli
+from zoo.cli import ArgumentParser, run_cli
+from zoo.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_CNN = {"epochs": 1, "filters": 4, "dense_units": 8, "batch_size": 32, "augment_translate": 0.0}

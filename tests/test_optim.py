@@ -8,7 +8,7 @@ import zoo
 from zoo import optim
 from zoo.errors import UsageError
 from zoo.hparams import resolve
-from zoo.tasks import CLASSIFIER_DEFAULTS, TRAINING_SPACE
+from zoo.defaults import CLASSIFIER_DEFAULTS, TRAINING_SPACE
 
 HP = {**CLASSIFIER_DEFAULTS, "epochs": 4, "learning_rate": 0.1}
 

@@ -12,6 +12,7 @@ import tensorflow as tf
 from conftest import QUIET_TRAIN, write_cifar_like, write_mnist_like
 from export import __main__ as export_cli
 from zoo import ensemble, evaluate, explain, predict, runs, train
+from zoo.run import Run
 
 ROOT = Path(__file__).resolve().parents[1]
 CIFAR_TINY = {"epochs": 2, "filters": 8, "dense_units": 16, "batch_size": 32, "augment_crop": 0}
@@ -34,7 +35,7 @@ def write_image(path, pixels):
 
 def test_predict_prints_top_labels_and_names_bad_files(cifar, tmp_path, capsys):
     root, data, (run, _) = cifar
-    x_test = np.concatenate([x.numpy() for x, _ in runs.load_run_recipe(run)[1].data(
+    x_test = np.concatenate([x.numpy() for x, _ in Run(run).recipe.data(
         json.loads((run / "hparams.json").read_text())["hparams"], data_dir=str(data)).test])
     png = write_image(tmp_path / "a.png", x_test[0].astype(np.uint8))
     big = write_image(tmp_path / "big.jpg", np.kron(x_test[1], np.ones((3, 3, 1))).astype(np.uint8))  # 96x96

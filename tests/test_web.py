@@ -21,7 +21,8 @@ from conftest import fake_data_dir, tiny_overrides
 from export import __main__ as export_cli
 from export import verify, web
 from export.web import browser
-from zoo import runs, train
+from zoo import train
+from zoo.run import Run
 from zoo.data import text
 from zoo.errors import UsageError
 from zoo.tasks.graphs import take
@@ -58,8 +59,7 @@ def export(root, name, variants, epochs=5, **kw):
 def split_inputs(export_dir, data):
     """The test split's inputs of the run an export folder belongs to."""
     run_dir = export_dir.parent
-    run, recipe, hp = runs.load_run_recipe(run_dir)
-    datasets = runs.load_data(run_dir, run, recipe, hp, str(data))
+    datasets = Run(run_dir).data(str(data))
     return take(datasets.test, datasets.info.num_test)[0]
 
 

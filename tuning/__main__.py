@@ -23,7 +23,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from zoo.errors import ArgumentParser
+from zoo.cli import ArgumentParser
 
 def run_search(recipe_name, *, tuner="bayesian", max_trials=10, epochs=None, executions=1,
                objective=None, directory=None, resume=False, overrides=None, data_dir=None, seed=0,
@@ -131,7 +131,7 @@ def main(argv=None) -> int:
     p.add_argument("--precision", default="auto", choices=PRECISIONS)
     p.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
     args = p.parse_args(argv)
-    from zoo.errors import run_cli
+    from zoo.cli import run_cli
     from zoo.hparams import parse_overrides
 
     try:

@@ -242,12 +242,12 @@ def _fmt(v) -> str:
 
 
 def _plot(rows, path, meta, maximize) -> None:
-    from zoo.reports import _pyplot, _save
+    from zoo.reports import pyplot, save_figure
 
     scored = [(i, r["score"]) for i, r in enumerate(rows) if r["score"] is not None]
     if not scored:
         return
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.8))
     xs, ys = zip(*scored)
     best = np.maximum.accumulate(ys) if maximize else np.minimum.accumulate(ys)
@@ -258,7 +258,7 @@ def _plot(rows, path, meta, maximize) -> None:
     ax.set_title(f"{meta['recipe']}: {meta['tuner']} search")
     ax.grid(alpha=0.3)
     ax.legend()
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def check_folder(folder: Path, meta: Mapping[str, Any], resume: bool) -> None:

@@ -10,13 +10,15 @@ notices held back (`zoo.runtime.startup_messages()`; the commands print them
 with `--debug`).
 """
 
-__version__ = "0.1.0"
-
-from zoo import runtime as _runtime  # noqa: E402
+from zoo import runtime as _runtime
+from zoo.version import __version__
 
 _runtime.import_tensorflow()  # before Keras, so its start-up notices are held back
 
 import zoo.models  # noqa: E402,F401  (registers the recipes and the model classes)
+from zoo import judge as _judge  # noqa: E402
 from zoo.registry import Recipe, get, list_recipes, recipe  # noqa: E402
+
+_judge.install()  # the GAN task's judge is trained with a registered recipe
 
 __all__ = ["Recipe", "get", "list_recipes", "recipe", "__version__"]

@@ -17,6 +17,7 @@ from pathlib import Path
 import keras
 
 from zoo import runs
+from zoo.errors import first_line
 
 STATE = "state.json"
 
@@ -80,7 +81,7 @@ class RunCheckpoint(keras.callbacks.Callback):
                 self.model.load_weights(weights)
             except Exception as e:  # noqa: BLE001
                 raise runs.RunDirError(
-                    f"cannot restore {weights}: {str(e).splitlines()[0][:200]}; "
+                    f"cannot restore {weights}: {first_line(e, 200)}; "
                     f"delete {self.backup} to restart the run from scratch"
                 ) from None
             self.model._initial_epoch = self.state["epoch"]

@@ -20,7 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-from zoo.errors import ArgumentParser, UsageError, run_cli
+from zoo.cli import ArgumentParser, run_cli
+from zoo.errors import UsageError
 
 
 def check_members(folders, runs_info) -> None:
@@ -48,7 +49,7 @@ def build_ensemble(run_dirs, out=None, data_dir=None, runs_root="runs", log=prin
 
     from zoo import runs, runtime
     from zoo.models.ensemble import Ensemble
-    from zoo.tasks import get_task
+    from zoo.run import Run
 
     if len(run_dirs) < 2:
         raise UsageError("an ensemble needs at least two run folders")
@@ -57,17 +58,16 @@ def build_ensemble(run_dirs, out=None, data_dir=None, runs_root="runs", log=prin
         raise UsageError("the same run folder is given twice; each member must be a different run")
     if out:
         runs.check_run_dir_free(out)  # before any work
-    loaded = [runs.load_run_recipe(f) for f in folders]
-    for folder, (_, recipe, _) in zip(folders, loaded):
-        runs.require_classifier(folder, recipe, "an ensemble (averaging class probabilities)")
-    check_members(folders, [run for run, _, _ in loaded])
-    run, recipe, hp = loaded[0]
-    task = get_task(recipe.task)
+    loaded = [Run(f) for f in folders]
+    for member in loaded:
+        member.require_classifier("an ensemble (averaging class probabilities)")
+    check_members(folders, [member.record for member in loaded])
+    run, task = loaded[0].record, loaded[0].task
     runtime.set_precision("float32")  # members of mixed-precision runs are evaluated and saved in float32
-    data = runs.load_data(folders[0], run, recipe, hp, data_dir)
-    members = [runs.load_model(f / runs.MODEL) for f in folders]
+    data = loaded[0].data(data_dir)
+    members = [member.model() for member in loaded]
     rows, member_probs = [], []
-    for (member_run, _, _), folder, model in zip(loaded, folders, members):
+    for member_run, folder, model in zip((m.record for m in loaded), folders, members):
         x_test, y_test, probs = task.predict(model, data.test)
         member_probs.append(probs)
         rows.append({"run": str(folder), "recipe": member_run["recipe"],

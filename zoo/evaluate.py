@@ -13,20 +13,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from zoo.errors import ArgumentParser, run_cli
+from zoo.cli import ArgumentParser, run_cli
 
 
 def evaluate(run_dir, data_dir=None, write: bool = False, log=print) -> dict:
     from zoo import runs
-    from zoo.tasks import get_task
+    from zoo.run import Run
 
-    folder = Path(run_dir)
-    run, recipe, hp = runs.load_run_recipe(folder)
-    model = runs.load_model(folder / runs.MODEL)
-    data = runs.load_data(folder, run, recipe, hp, data_dir)
-    task = get_task(recipe.task)
+    run = Run(run_dir)
+    folder, recipe, hp, task = run.folder, run.recipe, run.hparams, run.task
+    model = run.model()
+    data = run.data(data_dir)
     result = task.evaluate(model, data, hp, folder)
     if write:
         task.write_reports(folder, result, data.info, f"{recipe.name} ({folder.name})")

@@ -18,7 +18,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from zoo.errors import ArgumentParser, UsageError, run_cli
+from zoo.cli import ArgumentParser, run_cli
+from zoo.errors import UsageError
 
 POOLING = ("MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D")
 
@@ -80,19 +81,17 @@ def explain(run_dir, samples: int = 16, image_files=(), out=None, data_dir=None,
     """Write the Grad-CAM grid of a run; returns its path."""
     import numpy as np
 
-    from zoo import reports, runs
+    from zoo import files, reports
     from zoo.predict import load_files, load_image_run
 
-    from zoo import files
-
-    folder, run, recipe, hp = load_image_run(run_dir, "Grad-CAM")
-    info = run["data"]
+    run = load_image_run(run_dir, "Grad-CAM")
+    folder, info = run.folder, run.info
     if samples < 1:
         raise UsageError(f"--samples must be at least 1, got {samples}")
     if seed < 0:
         raise UsageError(f"--seed must be 0 or more, got {seed}")
     path = files.check_output_file(out or folder / "gradcam.png", "zoo.explain", owned=out is None)
-    model = runs.load_model(folder / runs.MODEL)
+    model = run.model()
     labels = info["class_names"]
     failed = 0
     if image_files:
@@ -103,7 +102,7 @@ def explain(run_dir, samples: int = 16, image_files=(), out=None, data_dir=None,
         if not len(images):
             raise UsageError("none of the --image files could be read")
     else:
-        data = runs.load_data(folder, run, recipe, hp, data_dir)
+        data = run.data(data_dir)
         xs, ys = [], []
         for x, y in data.test:
             xs.append(x.numpy())
@@ -117,7 +116,7 @@ def explain(run_dir, samples: int = 16, image_files=(), out=None, data_dir=None,
         head = name if name else f"true {labels[t]}"
         mark = "" if t is None or t == p else " ✗"
         captions.append(f"{head}\n{labels[p]} {c:.2f}{mark}")
-    reports.image_grid(images, captions, path, f"{run['recipe']}: Grad-CAM of the predicted class", overlays=cams,
+    reports.image_grid(images, captions, path, f"{run.recipe.name}: Grad-CAM of the predicted class", overlays=cams,
                        cols=8, writer="zoo.explain")
     log(f"Grad-CAM of {len(images)} image(s): {path}")
     if failed:

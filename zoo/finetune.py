@@ -23,9 +23,11 @@ HEAD = "head"  # the classifier's last Dense layer (zoo.models.layers.classifier
 def source(run_dir, recipe) -> tuple[Path, dict[str, Any], Optional[dict[str, str]]]:
     """(folder, run, the derived files a new run must encode its inputs with) of `--init-from RUN_DIR`."""
     from zoo import runs
+    from zoo.run import Run
 
     folder = Path(run_dir)
-    run, source_recipe, _ = runs.load_run_recipe(folder)
+    opened = Run(folder)
+    run, source_recipe = opened.record, opened.recipe
     if source_recipe.name != recipe.name:
         raise UsageError(f"--init-from {folder} is a run of {source_recipe.name}; start {recipe.name} from a run of "
                          f"{recipe.name} (the layers must match)")

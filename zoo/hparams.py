@@ -12,7 +12,8 @@ import math
 import os
 from typing import Any, Iterable, Mapping
 
-from zoo.errors import UsageError
+from zoo.defaults import CHOICES
+from zoo.errors import UsageError, first_line
 
 _TRUE = {"true", "yes", "1", "on"}
 _FALSE = {"false", "no", "0", "off"}
@@ -82,8 +83,8 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
         else:
             data = json.loads(text)
     except Exception as e:  # noqa: BLE001 - any parse failure is the user's file
-        first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise UsageError(f"config file {path} is not valid {'YAML' if path.endswith(('.yaml', '.yml')) else 'JSON'}: {first}") from None
+        raise UsageError(f"config file {path} is not valid {'YAML' if path.endswith(('.yaml', '.yml')) else 'JSON'}: "
+                         f"{first_line(e)}") from None
     if isinstance(data, dict) and isinstance(data.get("hparams"), dict):
         data = data["hparams"]
     if not isinstance(data, dict):
@@ -164,8 +165,6 @@ def resolve(
 
 
 def check_ranges(hp: Mapping[str, Any]) -> None:
-    from zoo.tasks import CHOICES
-
     for key, allowed in CHOICES.items():
         if key in hp and hp[key] not in allowed:
             raise UsageError(f"hyperparameter {key!r} must be one of {', '.join(allowed)}, got {hp[key]!r}")

@@ -22,7 +22,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from zoo.errors import ArgumentParser, DataError, UsageError, run_cli
+from zoo.cli import ArgumentParser, run_cli
+from zoo.errors import DataError, UsageError
 
 RESIZE_METHOD = "bilinear, antialiased (tf.image.resize)"
 
@@ -45,17 +46,15 @@ def read_image(path, input_shape, invert: bool = False):
 
 
 def load_image_run(run_dir, command: str):
-    """(folder, run, recipe, hyperparameters) of a run whose model takes images; another kind is a UsageError."""
-    from zoo import runs
+    """The `Run` of a classifier whose model takes images; another kind is a UsageError."""
+    from zoo.run import Run
 
-    folder = Path(run_dir)
-    run, recipe, hp = runs.load_run_recipe(folder)
-    runs.require_classifier(folder, recipe, command)
-    info = run["data"]
-    if info.get("input_kind", "image") != "image":
-        raise UsageError(f"{folder} is a run on {info['name']}, whose inputs are not images "
-                         f"(shape {info['input_shape']}); {command} works on image models")
-    return folder, run, recipe, hp
+    run = Run(run_dir)
+    run.require_classifier(command)
+    if run.info.get("input_kind", "image") != "image":
+        raise UsageError(f"{run.folder} is a run on {run.info['name']}, whose inputs are not images "
+                         f"(shape {run.info['input_shape']}); {command} works on image models")
+    return run
 
 
 def load_files(paths, input_shape, invert=False, log=print):
@@ -124,17 +123,15 @@ PREDICTORS = {"image": predict_files, "tokens": predict_texts}  # by the run's i
 
 def predict(run_dir, items, top: int = 5, invert: bool = False, log=print, err=None) -> int:
     """Classify `items` (image files or texts, as the run's inputs are); returns how many could not be."""
-    from zoo import runs
+    from zoo.run import Run
 
     err = err or (lambda s: print(s, file=sys.stderr))
-    folder = Path(run_dir)
-    run, recipe, _ = runs.load_run_recipe(folder)
-    runs.require_classifier(folder, recipe, "zoo.predict")
+    run = Run(run_dir)
+    run.require_classifier("zoo.predict")
     if top < 1:
         raise UsageError("--top must be at least 1")
-    predictor = PREDICTORS[run["data"].get("input_kind", "image")]
-    model = runs.load_model(folder / runs.MODEL)
-    return predictor(folder, run, model, items, top=top, invert=invert, log=log, err=err)
+    predictor = PREDICTORS[run.info.get("input_kind", "image")]
+    return predictor(run.folder, run.record, run.model(), items, top=top, invert=invert, log=log, err=err)
 
 
 def main(argv=None) -> int:

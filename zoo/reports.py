@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from zoo import runs
+from zoo import files
 
 
 def classification_report(y_true, y_pred, class_names: Sequence[str]) -> dict:
@@ -41,7 +41,7 @@ def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
     return metrics.confusion_matrix(y_true, y_pred, labels=list(range(num_classes)))
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -50,17 +50,17 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path: str | os.PathLike, writer: str = "zoo") -> None:
+def save_figure(fig, path: str | os.PathLike, writer: str = "zoo") -> None:
     """Save a figure as PNG; its `Software` text chunk names the command that wrote it (`files.written_by`)."""
-    plt = _pyplot()
-    with runs.atomic_path(path) as tmp:
+    plt = pyplot()
+    with files.atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight", metadata={"Software": writer})
     plt.close(fig)
 
 
 def plot_confusion_matrix(cm: np.ndarray, class_names: Sequence[str], path, title: str = "") -> None:
     """Row-normalised colours (recall per true class) with the raw counts written in the cells."""
-    plt = _pyplot()
+    plt = pyplot()
     n = len(class_names)
     size = max(5.0, 0.55 * n + 2)
     fig, ax = plt.subplots(figsize=(size, size))
@@ -76,7 +76,7 @@ def plot_confusion_matrix(cm: np.ndarray, class_names: Sequence[str], path, titl
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title or "Confusion matrix (test)")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def read_history(path) -> list[dict]:
@@ -89,7 +89,7 @@ def read_history(path) -> list[dict]:
 
 def plot_curves(history: list[dict], path, title: str = "") -> None:
     """Loss and every other metric per epoch, train beside validation."""
-    plt = _pyplot()
+    plt = pyplot()
     if not history:
         return
     epochs = [int(r["epoch"]) for r in history]
@@ -107,13 +107,13 @@ def plot_curves(history: list[dict], path, title: str = "") -> None:
         ax.legend()
     if title:
         fig.suptitle(title, y=1.04)  # above the panels' own titles
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def image_grid(images, captions, path, title: str, overlays=None, cols: int = 9, writer: str = "zoo") -> None:
     """Images (0..255, grayscale or RGB) in a grid, one caption each; `overlays` (0..1 maps of the same size)
     are laid over them as heat maps (jet, 45% opacity)."""
-    plt = _pyplot()
+    plt = pyplot()
     n = len(images)
     cols = min(n, cols)
     rows = (n + cols - 1) // cols
@@ -129,7 +129,7 @@ def image_grid(images, captions, path, title: str, overlays=None, cols: int = 9,
             ax.imshow(overlays[k], cmap="jet", alpha=0.45, vmin=0, vmax=1)
         ax.set_title(captions[k], fontsize=7)
     fig.suptitle(title)
-    _save(fig, path, writer)
+    save_figure(fig, path, writer)
 
 
 def tile_png(images, path, cols: int = 8, scale: int = 2) -> None:
@@ -145,7 +145,7 @@ def tile_png(images, path, cols: int = 8, scale: int = 2) -> None:
         sheet[r * (h + 2) + 1 : r * (h + 2) + 1 + h, q * (w + 2) + 1 : q * (w + 2) + 1 + w] = img
     sheet = sheet.repeat(scale, axis=0).repeat(scale, axis=1)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with runs.atomic_path(path) as tmp:
+    with files.atomic_path(path) as tmp:
         Image.fromarray(sheet[..., 0] if c == 1 else sheet).save(tmp, format="PNG")
 
 
@@ -156,7 +156,7 @@ def save_frames_gif(frames, path, seconds_per_frame: float = 0.4) -> None:
     images = [Image.open(f).convert("P") for f in frames]
     if not images:
         return
-    with runs.atomic_path(path) as tmp:
+    with files.atomic_path(path) as tmp:
         images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
                        duration=int(seconds_per_frame * 1000), loop=0)
 
@@ -175,7 +175,7 @@ def plot_roc(y_true, positive_scores, path, positive: str, title: str = "") -> N
     """ROC curve (scikit-learn's `roc_curve`) of a two-class model, with its AUC and the chance diagonal."""
     from sklearn import metrics
 
-    plt = _pyplot()
+    plt = pyplot()
     fpr, tpr, _ = metrics.roc_curve(y_true, positive_scores)
     auc = metrics.auc(fpr, tpr)
     fig, ax = plt.subplots(figsize=(4.6, 4.4))
@@ -188,7 +188,7 @@ def plot_roc(y_true, positive_scores, path, positive: str, title: str = "") -> N
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
     ax.set_title(title or "ROC curve (test)")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def write_classification_reports(run_dir, result: dict, info, title: str) -> str:
@@ -197,7 +197,7 @@ def write_classification_reports(run_dir, result: dict, info, title: str) -> str
     run_dir = Path(run_dir)
     class_names = info.class_names
     text = format_report(result["labels"], result["predictions"], class_names)
-    runs.write_text(run_dir / "classification_report.txt", text)
+    files.write_text(run_dir / "classification_report.txt", text)
     cm = confusion_matrix(result["labels"], result["predictions"], len(class_names))
     plot_confusion_matrix(cm, class_names, run_dir / "confusion_matrix.png", title=f"{title}: confusion matrix (test)")
     if info.input_kind == "image":

@@ -23,7 +23,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Optional
 
-from zoo.errors import RunDirError
+from zoo.errors import RunDirError, first_line
 from zoo.files import atomic_path, clean_temporaries, is_temporary, read_json, write_json, write_text  # noqa: F401
 
 HPARAMS = "hparams.json"
@@ -116,35 +116,6 @@ def check_record(file: Path, run: Any) -> None:
                                   "edited by hand? Train the run again")
 
 
-def load_run_recipe(path: str | os.PathLike):
-    """(run, recipe, hparams) of a finished run folder: its hparams.json, the registered recipe it names,
-    and the recipe's defaults updated with the run's values."""
-    from zoo import registry
-    from zoo.errors import ZooError
-
-    run = load_run(path)
-    try:
-        recipe = registry.get(run["recipe"])
-    except ZooError:
-        raise RunDirError(f"{path} is a run of {run['recipe']!r}, which this version of zoo does not know") from None
-    from zoo import hparams
-
-    try:  # checked as training checked them: a hand-edited value is refused, not used
-        hp = hparams.resolve(recipe.name, recipe.hparams, run["hparams"])
-    except ZooError as e:
-        raise RunDirError(f"{Path(path) / HPARAMS}: {e}") from None
-    return run, recipe, hp
-
-
-def require_classifier(path, recipe, command: str) -> None:
-    """Refuse a run whose model does not output class probabilities (an autoencoder) for `command`."""
-    from zoo.errors import UsageError
-    from zoo.tasks import get_task
-
-    if not get_task(recipe.task).gives_labels:
-        raise UsageError(f"{path} is a run of {recipe.name}, a {recipe.task} recipe; {command} works on classifiers")
-
-
 def read_data_files(path: str | os.PathLike, run: dict[str, Any]) -> Optional[dict[str, str]]:
     """The files the run's data pipeline derived from its training split (e.g. vocab.txt), or None if it has none."""
     names = run.get("data", {}).get("files") or []
@@ -213,8 +184,7 @@ def load_model(path: str | os.PathLike):
             warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
             return keras.saving.load_model(path)
     except Exception as e:  # noqa: BLE001 - zip, h5 and deserialisation errors all mean "damaged"
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise RunDirError(
-            f"cannot load {path}: {msg[:200]} (the file is damaged or not a Keras model; "
+            f"cannot load {path}: {first_line(e, 200)} (the file is damaged or not a Keras model; "
             "retrain, or resume the run if it has a backup/ folder)"
         ) from None

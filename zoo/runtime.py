@@ -207,10 +207,10 @@ def versions() -> dict[str, str]:
     import numpy as np
     import tensorflow as tf
 
-    import zoo
+    from zoo.version import __version__
 
     return {
-        "zoo": zoo.__version__,
+        "zoo": __version__,
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "numpy": np.__version__,

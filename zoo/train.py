@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from zoo import runs
-from zoo.errors import ArgumentParser, RunDirError, TrainingDiverged, UsageError, run_cli
+from zoo.cli import ArgumentParser, run_cli
+from zoo.errors import RunDirError, TrainingDiverged, UsageError
 from zoo.distribute import STRATEGIES
 from zoo.runtime import PRECISIONS
 

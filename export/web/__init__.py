@@ -117,6 +117,7 @@ def build(export_dir, out=None, files: Optional[Sequence[str]] = None, litertjs:
     if not kept:
         raise UsageError(f"no file the page can run in {export_dir}: " +
                          "; ".join(f"{n}: {why}" for n, why in refused.items()))
+    zfiles.check_output(Path(out) if out else export_dir / "web", "export.web", owned=out is None)
     source = litertjs_dir(litertjs)
     output = zfiles.claim_output(Path(out) if out else export_dir / "web", "export.web", owned=out is None)
     out = output.folder

@@ -2,7 +2,7 @@ import argparse
 import sys
 
 from export import web
-from zoo.errors import ArgumentParser
+from zoo.cli import ArgumentParser
 
 
 def main(argv=None) -> int:
@@ -17,7 +17,7 @@ def main(argv=None) -> int:
                    "(default: $ZOO_LITERTJS, the zoo checkout's node_modules after `npm ci`, ./node_modules)")
     p.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
     args = p.parse_args(argv)
-    from zoo.errors import run_cli
+    from zoo.cli import run_cli
 
     files = [f.strip() for f in args.files.split(",") if f.strip()] if args.files else None
     return run_cli(lambda: web.build(args.export_dir, out=args.out, files=files, litertjs=args.litertjs), args.debug)

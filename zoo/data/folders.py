@@ -20,7 +20,7 @@ from typing import Any, Mapping, Optional
 
 import numpy as np
 
-from zoo.data import DataInfo, Datasets
+from zoo.data.types import DataInfo, Datasets
 from zoo.data.sources import HOLD_OUT_FRACTION, OWN_DATA_SUMMARY
 from zoo.errors import DataError
 

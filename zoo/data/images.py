@@ -30,7 +30,7 @@ from typing import Any, Mapping, Optional
 
 import numpy as np
 
-from zoo.data import DataInfo, Datasets
+from zoo.data.types import DataInfo, Datasets
 from zoo.data.sources import (
     Arrays,
     bundled_folder,

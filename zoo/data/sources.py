@@ -18,7 +18,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from zoo.errors import DataError, UsageError
+from zoo.errors import DataError, UsageError, first_line
 
 VALIDATION_SPLIT_SEED = 20240229  # fixed on purpose: the validation set never depends on --seed
 OWN_DATA_SUMMARY = "data_summary.json"  # what a user's own folder or file gave a run (folders.py, tables.py)
@@ -182,7 +182,7 @@ def tfds_source(tfds_name: str) -> Source:
             train, test = tfds.load(tfds_name, split=["train", "test"], as_supervised=True, batch_size=-1)
             return (*tfds.as_numpy(train), *tfds.as_numpy(test))  # type: ignore[return-value]
         except Exception as e:  # noqa: BLE001 - offline, missing package, quota...
-            errors.append(str(e).splitlines()[0] if str(e) else type(e).__name__)
+            errors.append(first_line(e))
             raise _TfdsFailed(errors[-1]) from None
 
     return Source(f"tensorflow-datasets '{tfds_name}' (downloads when online)", lambda: load)

@@ -33,7 +33,8 @@ from typing import Any, Mapping, Optional
 
 import numpy as np
 
-from zoo.data import DataInfo, Datasets, tables
+from zoo.data import tables
+from zoo.data.types import DataInfo, Datasets
 from zoo.data.sources import (
     Source,
     _read_bytes,

@@ -11,7 +11,7 @@ from zoo import data
 from zoo.errors import UsageError
 from zoo.models.layers import classifier_head, input_scaling, kernel_regularizer
 from zoo.registry import recipe
-from zoo.tasks import CLASSIFIER_DEFAULTS, CLASSIFIER_SPACE, TRAINING_SPACE
+from zoo.defaults import CLASSIFIER_DEFAULTS, CLASSIFIER_SPACE, TRAINING_SPACE
 
 
 @keras.saving.register_keras_serializable(package="zoo")

@@ -9,7 +9,7 @@ import keras
 from zoo import data
 from zoo.models.layers import classifier_head, kernel_regularizer, pixel_rescaling
 from zoo.registry import recipe
-from zoo.tasks import CLASSIFIER_DEFAULTS, CLASSIFIER_SPACE
+from zoo.defaults import CLASSIFIER_DEFAULTS, CLASSIFIER_SPACE
 
 
 @keras.saving.register_keras_serializable(package="zoo")

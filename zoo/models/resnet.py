@@ -13,7 +13,7 @@ import keras
 from zoo import data
 from zoo.models.layers import classifier_head, input_scaling, kernel_regularizer
 from zoo.registry import recipe
-from zoo.tasks import CLASSIFIER_DEFAULTS, CLASSIFIER_SPACE, TRAINING_SPACE
+from zoo.defaults import CLASSIFIER_DEFAULTS, CLASSIFIER_SPACE, TRAINING_SPACE
 
 SHORTCUTS = ("A", "B")
 

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 
 from zoo.models.layers import kernel_regularizer
-from zoo.tasks import CLASSIFIER_DEFAULTS, CLASSIFIER_SPACE, TRAINING_SPACE
+from zoo.defaults import CLASSIFIER_DEFAULTS, CLASSIFIER_SPACE, TRAINING_SPACE
 
 TEXT_DEFAULTS = {
     **CLASSIFIER_DEFAULTS,

@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from zoo import data
 from zoo.registry import recipe
-from zoo.tasks import TRAINING_DEFAULTS
+from zoo.defaults import TRAINING_DEFAULTS
 
 
 @keras.saving.register_keras_serializable(package="zoo")

@@ -9,7 +9,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from zoo.optim import classification_loss, make_optimizer
-from zoo.tasks.base import Task
+from zoo.tasks.base import SOFTMAX_CLASSES, Task
 
 VAL_EXAMPLES = 2000  # validation inputs `--quantize auto` scores each candidate file on
 
@@ -25,7 +25,7 @@ class ClassificationTask(Task):
     monitor = "val_accuracy"
     mode = "max"
     objectives = {"val_accuracy": "max", "val_loss": "min", "accuracy": "max", "loss": "min"}  # for tuning
-    gives_labels = True
+    output = SOFTMAX_CLASSES
     replicable = True  # a compiled Keras loss: `--strategy mirrored|multi_worker` split its batches
 
     def compile(self, model, hp: Mapping[str, Any], steps_per_epoch: int) -> None:

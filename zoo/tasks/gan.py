@@ -18,7 +18,6 @@ the numbers compare only with each other.
 
 from __future__ import annotations
 
-import time
 from typing import Any, Mapping
 
 import keras
@@ -27,12 +26,6 @@ import numpy as np
 from zoo.tasks.base import Task
 from zoo.tasks.graphs import predict
 
-# dataset -> (classifier recipe, its architecture pinned): the judge is a yardstick, so retuning a recipe's defaults
-# for speed must not move every GAN score measured with it (these are the architectures #11's results used).
-JUDGES = {
-    "mnist": ("cnn_mnist", {"filters": 32, "padding": "same", "dense_units": 128, "dropout": 0.3}),
-    "fashion_mnist": ("cnn_fashion_mnist", {"filters": 32, "padding": "same", "dense_units": 256, "dropout": 0.25}),
-}
 EVAL_SEED = 20240229
 PER_EPOCH = 1000  # generated and validation images behind val_frechet and val_confidence
 GRID = 64  # images in each epoch's sample grid
@@ -53,37 +46,6 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
             eps = 1e-6 * np.eye(len(cov_a))
             root = linalg.sqrtm((cov_a + eps) @ (cov_b + eps))
     return float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a + cov_b - 2 * np.real(root)))
-
-
-def judge_for(data, hp, folder=None, log=print):
-    """The run's judge: `folder/judge.keras` if it is there, else a classifier trained now (and saved there)."""
-    from zoo import registry, runs
-    from zoo.hparams import resolve
-    from zoo.tasks import get_task
-
-    path = folder / "judge.keras" if folder is not None else None
-    if path is not None and path.is_file():
-        return runs.load_model(path)
-    if data.info.name not in JUDGES:
-        raise KeyError(f"no judge classifier for dataset {data.info.name!r}; add one to zoo.tasks.gan.JUDGES")
-    name, architecture = JUDGES[data.info.name]
-    judge_recipe = registry.get(name)
-    jhp = resolve(name, judge_recipe.hparams, overrides={**architecture, "epochs": hp["judge_epochs"],
-                                                         "batch_size": hp["batch_size"]})
-    judge = judge_recipe.build(jhp, data.info)
-    get_task("classification").compile(judge, jhp, steps_per_epoch=max(1, -(-data.info.num_train // hp["batch_size"])))
-    log(f"training the judge ({name}, {hp['judge_epochs']} epochs) that scores the generated images ...")
-    start = time.perf_counter()
-    judge.fit(data.train, epochs=hp["judge_epochs"], verbose=0, shuffle=False)
-    seconds = time.perf_counter() - start
-    accuracy = float(judge.evaluate(data.test, verbose=0, return_dict=True)["accuracy"])
-    log(f"judge test accuracy {accuracy:.4f}")
-    if path is not None:
-        with runs.atomic_path(path) as tmp:
-            judge.save(tmp)
-        runs.write_json(folder / "judge.json", {"recipe": name, "epochs": hp["judge_epochs"],
-                                                "test_accuracy": accuracy, "train_seconds": round(seconds, 1)})
-    return judge
 
 
 def fixed_noise(n: int, dim: int, seed: int = EVAL_SEED) -> np.ndarray:
@@ -125,6 +87,12 @@ class AdversarialTask(Task):
     monitor = "val_frechet"
     objectives = {"val_frechet": "min", "val_confidence": "max"}  # for tuning
 
+    @staticmethod
+    def judge_for(data, hp, folder=None, log=print):
+        """The classifier that scores generated images: given by `zoo.judge` (which trains one with a recipe of
+        the registry, which a task does not import) when `zoo` is imported."""
+        raise NotImplementedError("the GAN task has no judge: import zoo (zoo.judge installs it)")
+
     def compile(self, model, hp: Mapping[str, Any], steps_per_epoch: int) -> None:
         def adam():
             optimizer = keras.optimizers.Adam(hp["learning_rate"], beta_1=hp["beta_1"])
@@ -135,11 +103,11 @@ class AdversarialTask(Task):
         model.compile(d_optimizer=adam(), g_optimizer=adam(), steps_per_execution=hp["steps_per_execution"])
 
     def callbacks(self, folder, data, hp, log=print) -> list:
-        judge = judge_for(data, hp, folder, log)
+        judge = self.judge_for(data, hp, folder, log)
         return [EpochJudge(judge, real_images(data.val, PER_EPOCH), hp["noise_dim"], folder)]
 
     def evaluate(self, model, data, hp=None, folder=None) -> dict[str, Any]:
-        judge = judge_for(data, hp, folder)
+        judge = self.judge_for(data, hp, folder)
         images = predict(model.generate, fixed_noise(hp["samples"], model.noise_dim, EVAL_SEED + 1))
         probs = predict(judge, images)
         fractions = np.bincount(probs.argmax(1), minlength=data.info.num_classes) / len(images)
