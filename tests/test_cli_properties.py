@@ -52,10 +52,8 @@ def own_options(command) -> list[str]:
 
 
 FLAGS = {"--resume", "--invert", "--write", "--list", "--web", "--allow-flex", "--help", "--no-such-option"}
-FLAGS_OF: dict = {}
-
-
-def flags_of(command) -> set[str]:
+@functools.lru_cache(maxsize=None)
+def flags_of(command) -> frozenset[str]:
     """The options of a command that take no value (store_true), from its parser's usage line."""
     import contextlib
     import io
@@ -64,7 +62,7 @@ def flags_of(command) -> set[str]:
     with contextlib.redirect_stdout(text), contextlib.suppress(SystemExit):
         COMMANDS[command][0](["--help"])
     usage = text.getvalue().split("\n\n")[0]
-    return set(re.findall(r"\[(--[a-z][a-z0-9-]*)\]", usage))
+    return frozenset(re.findall(r"\[(--[a-z][a-z0-9-]*)\]", usage))
 
 
 RECORD = {"recipe": "cnn_mnist", "task": "classification", "precision": "float32", "seed": 0,
@@ -129,7 +127,7 @@ def invocations(draw, command):
     argv = list(first)
     mine = own_options(command)
     for option in draw(st.lists(st.sampled_from(mine) | st.sampled_from(OPTIONS), max_size=5)):
-        flag = option in FLAGS or option in FLAGS_OF.setdefault(command, flags_of(command))
+        flag = option in FLAGS or option in flags_of(command)
         argv += [option] if flag else [option, draw(values(paths))]
     if kind == "recipe":  # never real data: training and search stop at the generated folder
         argv += ["--data-dir", "in/data"]
