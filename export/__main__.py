@@ -92,11 +92,12 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
         raise UsageError("--quantize auto writes int8 or float32 I/O: use --int8-io int8 or float32 with it")
     if not (max_loss >= 0 and min_ratio >= 1):
         raise UsageError(f"--max-loss must be at least 0 and --min-ratio at least 1, got {max_loss} and {min_ratio}")
-    files.check_output(out or folder / "export", "export", owned=out is None)  # before any work
+    target, owned = (Path(out), False) if out else (folder / "export", True)
+    files.check_output(target, "export", owned=owned)  # before any work
     model = opened.model()
     data = opened.data(data_dir)  # text: encoded with the run's own vocabulary
     info = data.info
-    output = files.claim_output(out or folder / "export", "export", owned=out is None)
+    output = files.claim_output(target, "export", owned=owned)
     files.clean_temporaries(output.folder)  # what a killed export left behind (only the zoo's own temporaries)
 
     model32 = tflite.float32_clone(model, info.input_shape, info.input_dtype)

@@ -20,6 +20,7 @@ import json
 import os
 import re
 import socket
+import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -164,8 +165,6 @@ def unreadable(path: Path) -> Optional[str]:
         if os.path.islink(path):
             return f"broken symbolic link (to {os.readlink(path)}, which does not exist)"
         return "no such file" if e.errno == errno.ENOENT else (e.strerror or str(e))
-    import stat
-
     if stat.S_ISDIR(st.st_mode):
         return "a folder, not a file"
     if not os.access(path, os.R_OK):

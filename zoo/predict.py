@@ -34,13 +34,11 @@ def read_image(path, input_shape, invert: bool = False):
     import numpy as np
     import tensorflow as tf
 
-    from zoo.data.folders import decoder
+    from zoo.data.folders import decoder, undecodable
 
     try:
         image = decoder(input_shape)(tf.constant(str(path))).numpy().astype(np.float32)
     except (tf.errors.OpError, ValueError):
-        from zoo.data.folders import undecodable
-
         raise DataError(f"{path}: {undecodable(Path(path))}") from None
     return 255.0 - image if invert else image
 

@@ -117,9 +117,10 @@ def build(export_dir, out=None, files: Optional[Sequence[str]] = None, litertjs:
     if not kept:
         raise UsageError(f"no file the page can run in {export_dir}: " +
                          "; ".join(f"{n}: {why}" for n, why in refused.items()))
-    zfiles.check_output(Path(out) if out else export_dir / "web", "export.web", owned=out is None)
+    target, owned = (Path(out), False) if out else (export_dir / "web", True)
+    zfiles.check_output(target, "export.web", owned=owned)
     source = litertjs_dir(litertjs)
-    output = zfiles.claim_output(Path(out) if out else export_dir / "web", "export.web", owned=out is None)
+    output = zfiles.claim_output(target, "export.web", owned=owned)
     out = output.folder
     zfiles.clean_temporaries(out)  # what a killed build left behind (only the zoo's own temporaries)
     with zfiles.temporary_dir(out, "page") as tmp:

@@ -23,6 +23,7 @@ import numpy as np
 from zoo.data.types import DataInfo, Datasets
 from zoo.data.sources import HOLD_OUT_FRACTION, OWN_DATA_SUMMARY
 from zoo.errors import DataError
+from zoo.files import unreadable
 
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 SUMMARY = OWN_DATA_SUMMARY
@@ -45,8 +46,6 @@ def _walk(folder: Path) -> list[tuple[Path, Optional[str]]]:
     """Every file under `folder`, each with why it cannot be read (None: readable). Symbolic links are followed;
     a broken one, a loop, or a link back to a folder already read is listed with its reason, never walked
     round (so a folder loop cannot hang the scan)."""
-    from zoo.files import unreadable
-
     found, seen, stack = [], {os.path.realpath(folder)}, [folder]
     while stack:
         here = stack.pop()
@@ -153,8 +152,6 @@ MAGIC = {b"\x89PNG": "PNG", b"\xff\xd8": "JPEG", b"GIF8": "GIF", b"BM": "BMP"}
 
 def undecodable(path: Path) -> str:
     """In words, why an image file did not decode (TensorFlow's own message names its kernel, not the file)."""
-    from zoo.files import unreadable
-
     why = unreadable(path)
     if why:
         return why
