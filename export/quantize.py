@@ -2,24 +2,15 @@
 
 LiteRT calls the converter's own post-training quantization legacy and moves it to a
 separate step: convert once to float32, then quantize that `.tflite` file by recipe.
-Every quantized variant here is made from the float32 file that already passed its
-checks, so a variant differs from it only by what the recipe changes:
-
-    float16        float16 weights, float32 compute
-    dynamic        int8 weights, activations quantized at run time (dynamic range)
-    int8           int8 weights and activations, calibrated on training inputs
-    int16x8        int16 activations, int8 weights (more accurate, slower kernels)
-    weights_int8   int8 weights dequantized to float32 at load; float32 compute
-    weights_int4   the same with int4 weights (channelwise): the smallest file
-    auto           int8, with the layers that lose most kept in float32 until the
-                   quality loss is under a limit (see `auto_select`)
+Every quantized variant is made from the float32 file that already passed its checks,
+by the LiteRT Quantizer recipe its row in `export/variants.py` names.
 
 `layer_errors` compares every layer's output with the float32 file's (SNR in dB and
 cosine similarity), so the report shows where a file loses accuracy.
 
 Control flow stays float32 where activations are quantized: LiteRT Quantizer cannot
 calibrate the inputs of a WHILE loop's body (a recurrent layer's export form, see
-zoo/models/rnn.py), so in int8, int16x8 and auto the WHILE ops and every op inside them
+zoo/models/rnn.py), so in the variants that quantize activations the WHILE ops and every op inside them
 keep float32 weights and compute, while the rest of the graph (embedding, classifier
 head) is quantized. The weight-only and dynamic recipes quantize inside loops too.
 """
@@ -34,22 +25,11 @@ from typing import Callable, Iterable, Optional
 
 import numpy as np
 
+from export import variants
+
 SIGNATURE = "serving_default"
 INPUT = "input"
-RECIPES = {  # variant -> LiteRT Quantizer recipe function (litert_quantizer.recipe)
-    "dynamic": "dynamic_wi8_afp32",
-    "int8": "static_wi8_ai8",
-    "int16x8": "static_wi8_ai16",
-    "weights_int8": "weight_only_wi8_afp32",
-    "weights_int4": "weight_only_wi4_afp32",
-    "auto": "static_wi8_ai8",
-}
-FLOAT16 = "float_casting (float16 weights)"
 SNR_CAP_DB = 60.0
-
-
-def recipe_name(variant: str) -> str:
-    return FLOAT16 if variant == "float16" else RECIPES[variant]
 
 
 def _quiet():
@@ -88,14 +68,15 @@ def _quantizer(float_content: bytes, variant: str, int8_io: str, keep_float: Ite
     from litert_quantizer import Quantizer, qtyping, recipe
 
     q = Quantizer(bytearray(float_content))
-    if variant == "float16":
+    recipe_function = variants.get(variant).recipe
+    if recipe_function is None:  # float16: cast the weights
         q.update_quantization_recipe(
             regex=".*", operation_name="*", algorithm_key="float_casting",
             op_config=qtyping.OpQuantizationConfig(
                 weight_tensor_config=qtyping.TensorQuantizationConfig(num_bits=16, dtype=qtyping.TensorDataType.FLOAT),
                 compute_precision=qtyping.ComputePrecision.FLOAT, explicit_dequantize=True))
     else:
-        q.load_quantization_recipe(getattr(recipe, RECIPES[variant])())
+        q.load_quantization_recipe(getattr(recipe, recipe_function)())
     for name in keep_float:  # an op's scope is its output tensors' names, each followed by ';'
         q.update_quantization_recipe(regex=f"^{re.escape(name)};", operation_name="*", algorithm_key="no_quantize")
     for op in float_ops:

@@ -15,7 +15,6 @@ from typing import Callable, Iterable, Optional
 
 import numpy as np
 
-VARIANTS = ("float32", "float16", "dynamic", "int8")
 SIGNATURE = "serving_default"
 INPUT_NAME = "input"
 
@@ -66,8 +65,10 @@ def convert(
     and of the output; `input_dtype` int32 inputs such as token ids stay as they are)."""
     import tensorflow as tf
 
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
+    from export import variants
+
+    if variant not in variants.CONVERTER:
+        raise ValueError(f"the converter cannot make {variant!r}; it makes {', '.join(variants.CONVERTER)}")
     conv = tf.lite.TFLiteConverter.from_saved_model(str(saved_model), signature_keys=[SIGNATURE])
     ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8 if variant == "int8" else tf.lite.OpsSet.TFLITE_BUILTINS]
     if allow_flex:

@@ -36,7 +36,6 @@ PAGE_FILES = ("index.html", "app.js", "style.css")
 RUNTIME = {"core.js": "core/dist/index.js", "wasm-utils.js": "wasm-utils/dist/index.js"}
 WASM = ("litert_wasm_internal.js", "litert_wasm_internal.wasm",
         "litert_wasm_compat_internal.js", "litert_wasm_compat_internal.wasm")
-ORDER = ("float32", "int8", "dynamic", "float16", "weights_int8", "weights_int4", "auto")  # the page opens the first
 
 
 def litertjs_dir(given: Optional[str] = None) -> Path:
@@ -74,8 +73,11 @@ def has_page(graph: dict) -> bool:
 
 
 def _rank(name: str) -> tuple:
-    variant = next((v for v in ORDER if name.endswith(f"_{v}.tflite")), None)
-    return ("_pruned_" in name, ORDER.index(variant) if variant else len(ORDER), name)
+    """The page opens the first file: unpruned first, then by the variant table's page order."""
+    from export import variants
+
+    variant = max((v for v in variants.NAMES if name.endswith(f"_{v}.tflite")), key=len, default=None)
+    return ("_pruned_" in name, variants.page_rank(variant), name)
 
 
 def build(export_dir, out=None, files: Optional[Sequence[str]] = None, litertjs: Optional[str] = None,
