@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
@@ -25,7 +24,8 @@ import numpy as np
 
 from tuning import space as space_lib
 from zoo import hparams as hparams_lib
-from zoo import runs, runtime
+from zoo import runs
+from zoo.prepare import prepare
 from zoo.errors import RunDirError, UsageError
 from zoo.tasks import get_task
 
@@ -55,18 +55,14 @@ class RecipeHyperModel(kt.HyperModel):
         return hparams_lib.resolve(self.recipe.name, self.recipe.hparams, self.fixed, sampled)
 
     def build(self, hp):
-        # Same order as zoo.train (seed, data, model), so a trial and a retraining with its values
+        # zoo.prepare, as zoo.train does (seed, data, model, compile), so a trial and a retraining with its values
         # start from the same weights and see the same batches.
         values = self.values(hp)
-        if self.reseed:
-            runtime.seed_everything(self.seed)
-        self._last = (values, self.recipe.data(values, data_dir=self.data_dir, seed=self.seed))
-        info = self._last[1].info
-        self._info = info
-        model = self.recipe.build(values, info)
-        model(np.zeros((1, *info.input_shape), dtype=info.input_dtype))
-        self.task.compile(model, values, math.ceil(info.num_train / values["batch_size"]))
-        return model
+        ready = prepare(self.recipe, values, seed=self.seed if self.reseed else None,
+                        data=lambda: self.recipe.data(values, data_dir=self.data_dir, seed=self.seed))
+        self._last = (values, ready.data)
+        self._info = ready.data.info
+        return ready.model
 
     def fit(self, hp, model, *args, callbacks=None, **kwargs):
         values = self.values(hp)

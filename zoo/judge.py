@@ -11,6 +11,7 @@ import time
 
 from zoo import files, registry, runs
 from zoo.hparams import resolve
+from zoo.prepare import prepare
 from zoo.tasks import get_task
 
 # dataset -> (classifier recipe, its architecture pinned): the judge is a yardstick, so retuning a recipe's defaults
@@ -32,8 +33,7 @@ def judge_for(data, hp, folder=None, log=print):
     judge_recipe = registry.get(name)
     jhp = resolve(name, judge_recipe.hparams, overrides={**architecture, "epochs": hp["judge_epochs"],
                                                          "batch_size": hp["batch_size"]})
-    judge = judge_recipe.build(jhp, data.info)
-    get_task("classification").compile(judge, jhp, steps_per_epoch=max(1, -(-data.info.num_train // hp["batch_size"])))
+    judge = prepare(judge_recipe, jhp, seed=None, data=data).model  # the GAN run seeded this process already
     log(f"training the judge ({name}, {hp['judge_epochs']} epochs) that scores the generated images ...")
     start = time.perf_counter()
     judge.fit(data.train, epochs=hp["judge_epochs"], verbose=0, shuffle=False)

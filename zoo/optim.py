@@ -49,10 +49,10 @@ class WarmupStepDecay(keras.optimizers.schedules.LearningRateSchedule):
 def learning_rate(hp: Mapping[str, Any], steps_per_epoch: int):
     """A float, or a serializable Keras schedule stepped by optimizer iterations (so resume continues it)."""
     lr = hp["learning_rate"]
-    schedule = hp.get("lr_schedule", "constant")
+    schedule = hp["lr_schedule"]
     if schedule not in SCHEDULES:
         raise UsageError(f"lr_schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
-    warmup = int(round(hp.get("warmup_epochs", 0.0) * steps_per_epoch))
+    warmup = int(round(hp["warmup_epochs"] * steps_per_epoch))
     total = max(1, steps_per_epoch * hp["epochs"])
     if schedule == "step":
         return WarmupStepDecay(lr, [int(total * m) for m in STEP_MILESTONES], 0.1, warmup)
@@ -68,15 +68,15 @@ def learning_rate(hp: Mapping[str, Any], steps_per_epoch: int):
 
 def make_optimizer(hp: Mapping[str, Any], steps_per_epoch: int):
     """The optimizer named by `optimizer`; `weight_decay` is decoupled (AdamW-style) for every optimizer."""
-    name = hp.get("optimizer", "adam")
+    name = hp["optimizer"]
     lr = learning_rate(hp, steps_per_epoch)
-    wd = hp.get("weight_decay", 0.0) or None
+    wd = hp["weight_decay"] or None
     if name == "adam":
         return keras.optimizers.Adam(lr, weight_decay=wd)
     if name == "adamw":
         return keras.optimizers.AdamW(lr, weight_decay=wd or 0.004)
     if name == "sgd":
-        return keras.optimizers.SGD(lr, momentum=hp.get("momentum", 0.9), nesterov=hp.get("nesterov", True),
+        return keras.optimizers.SGD(lr, momentum=hp["momentum"], nesterov=hp["nesterov"],
                                     weight_decay=wd)
     if name == "rmsprop":
         return keras.optimizers.RMSprop(lr, weight_decay=wd)
@@ -103,7 +103,7 @@ class SparseSmoothedCrossentropy(keras.losses.Loss):
 
 
 def classification_loss(hp: Mapping[str, Any]):
-    smoothing = hp.get("label_smoothing", 0.0)
+    smoothing = hp["label_smoothing"]
     if smoothing:
         return SparseSmoothedCrossentropy(smoothing)
     return keras.losses.SparseCategoricalCrossentropy()

@@ -197,7 +197,7 @@ def load_image_folder(image_shape, hp: Mapping[str, Any], folder, seed: int = 0,
     if summary is None:
         summary = scan(root)
         (tr, tr_y), (val, val_y) = split_validation(*map(np.array, zip(*summary["files"]["train"])),
-                                                    hp.get("validation_fraction", 0.1))
+                                                    hp["validation_fraction"])
         summary["files"] = {"train": list(zip(tr.tolist(), tr_y.tolist())),
                             "val": list(zip(val.tolist(), val_y.tolist())), "test": summary["files"]["test"]}
     splits = summary["files"]

@@ -205,7 +205,7 @@ def load_image_classification(
         return folders.load_image_folder(dataset.image_shape, hp, data_dir, seed, files,
                                          augment_for=lambda info: make_augment(hp, seed, list(info.channel_mean)))
     (x_train, y_train, x_test, y_test), where = dataset.load_arrays(data_dir)
-    (x_tr, y_tr), (x_val, y_val) = split_validation(x_train, y_train, hp.get("validation_fraction", 0.1))
+    (x_tr, y_tr), (x_val, y_val) = split_validation(x_train, y_train, hp["validation_fraction"])
     bs = hp["batch_size"]
     mean = x_tr.mean(axis=(0, 1, 2), dtype=np.float64)
     std = x_tr.std(axis=(0, 1, 2), dtype=np.float64)
@@ -249,7 +249,7 @@ def load_binarized(dataset: ImageDataset, hp: Mapping[str, Any], data_dir: Optio
     """Binarised images, as published VAE likelihoods are measured: training images are binarised afresh every
     epoch (dynamic binarisation), validation and test images once, by a fixed draw (`BINARIZE_SEED`)."""
     (x_train, y_train, x_test, y_test), where = dataset.load_arrays(data_dir)
-    (x_tr, y_tr), (x_val, y_val) = split_validation(x_train, y_train, hp.get("validation_fraction", 0.1))
+    (x_tr, y_tr), (x_val, y_val) = split_validation(x_train, y_train, hp["validation_fraction"])
     rng = np.random.default_rng(BINARIZE_SEED)
     x_val, x_test = ((rng.random(x.shape) < x / 255.0).astype(np.uint8) * 255 for x in (x_val, x_test))
     info = DataInfo(

@@ -269,8 +269,6 @@ def dataset_pipeline(paths, labels, decode, *, batch_size: int, training: bool, 
 
 
 def _batched(ds, n: int, *, batch_size: int, training: bool, seed: int, dtype=None, augment=None):
-    import tensorflow as tf
-
     if training:
         ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
     return _augmented(ds.batch(batch_size), training=training, seed=seed, dtype=dtype, augment=augment)
