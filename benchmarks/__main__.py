@@ -4,10 +4,10 @@
     python -m benchmarks cnn_mnist mlp_mnist      # the named ones
     python -m benchmarks cnn_mnist --precision float32 --seed 1
     python -m benchmarks --resume                 # reuse finished runs and exports, continue unfinished runs
-    python -m benchmarks --render-only            # rebuild results.md and the README table from results.json
+    python -m benchmarks --render-only            # rebuild results.md and the docs table from results.json
 
 For each recipe, one after the other on this machine:
-  1. train it with its defaults on the real data, in a fresh process (`benchmarks/train.py`'s
+  1. train it with its defaults on the real data, in a fresh process (`benchmarks.train`'s
      run: `python -m zoo.train NAME --seed S --precision P`, CIFAR-10 and IMDB from
      ../shared/data where they are staged);
   2. export it with `python -m export RUN` (every variant, each verified against Keras with
@@ -18,10 +18,10 @@ For each recipe, one after the other on this machine:
      machine: CPU model and speed flags, cores, TensorFlow and Keras versions.
 
 With `--resume`, a finished run is reused only if it was trained here with today's defaults in
-the same precision (else it is moved aside and trained afresh: see benchmarks/train.py).
+the same precision (else it is moved aside and trained afresh: see benchmarks.train).
 
 Rows merge into results.json by (recipe, seed, machine), so runs on different machines sit
-side by side and every row names its machine; results.md and the README text between the
+side by side and every row names its machine; results.md and the docs text between the
 `results:suite` markers are rebuilt from it. The per-stage scripts (train.py, export.py,
 pipeline.py, ...) keep their own targets and tables.
 """
@@ -34,9 +34,8 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from train import export_run, headline, machine, run_recipe, update_readme  # noqa: E402
+from benchmarks.common import HERE, export_run, machine, run_recipe, update_docs
+from benchmarks.train import headline
 
 RESULTS = HERE / "results.json"
 
@@ -125,12 +124,12 @@ def table(saved: dict) -> str:
     return "\n".join(lines)
 
 
-def write(saved: dict, readme: bool) -> str:
+def write(saved: dict, docs: bool) -> str:
     md = table(saved)
     RESULTS.write_text(json.dumps(saved, indent=2) + "\n")
     (HERE / "results.md").write_text(md + "\n")
-    if readme:
-        update_readme(md, "suite")
+    if docs:
+        update_docs(md, "suite")
     return md
 
 
@@ -145,7 +144,7 @@ def main(argv=None) -> int:
     p.add_argument("--resume", action="store_true", help="reuse finished runs and exports, continue unfinished runs")
     p.add_argument("--out", default=str(HERE / "out"), help="where the runs go (default benchmarks/out)")
     p.add_argument("--render-only", action="store_true", help="rebuild the tables from results.json, run nothing")
-    p.add_argument("--no-readme", action="store_true", help="do not rewrite the README table")
+    p.add_argument("--no-docs", action="store_true", help="do not rewrite the table in the docs")
     args = p.parse_args(argv)
     unknown = sorted(set(args.recipes) - set(zoo.list_recipes()))
     if unknown:
@@ -153,8 +152,8 @@ def main(argv=None) -> int:
     if not args.render_only:
         for name in args.recipes or zoo.list_recipes():
             row = measure(name, args.seed, args.precision, args.resume, Path(args.out))
-            write(merge(load(), row), readme=not args.no_readme)  # saved after every recipe: nothing lost
-    print(write(load(), readme=not args.no_readme))
+            write(merge(load(), row), docs=not args.no_docs)  # saved after every recipe: nothing lost
+    print(write(load(), docs=not args.no_docs))
     return 0
 
 

@@ -1,10 +1,10 @@
 """Does averaging three `cnn_cifar10` runs (seeds 0, 1, 2) beat the best of them by at least 1 point?
 
-    python benchmarks/ensemble.py            # trains the missing seeds (resumable), then ensembles them
+    python -m benchmarks.ensemble            # trains the missing seeds (resumable), then ensembles them
 
-The member runs are the ones `python benchmarks/train.py cnn_cifar10 --resume --seeds 0 1 2` makes
+The member runs are the ones `python -m benchmarks.train cnn_cifar10 --resume --seeds 0 1 2` makes
 (`out/runs/cnn_cifar10-seedS`), so the two benchmarks share them. Accuracies are on the JPEG-lossy
-CIFAR-10 copy. Writes results/ensemble.json and .md and the README table between the
+CIFAR-10 copy. Writes results/ensemble.json and .md and the docs table between the
 `results:ensemble` markers.
 """
 
@@ -18,10 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
 
-from train import ROOT, SHARED_DATA, machine, run_recipe, save  # noqa: E402
+from benchmarks.common import HERE, ROOT, SHARED_DATA, machine, run_recipe, save
 
 TARGET_GAIN = 0.01
 
@@ -32,7 +30,7 @@ def main() -> int:
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--data-dir", default=str(SHARED_DATA / "cifar10"))
     p.add_argument("--out", default=str(HERE / "out"))
-    p.add_argument("--no-readme", action="store_true")
+    p.add_argument("--no-docs", action="store_true", help="do not rewrite the table in the docs")
     args = p.parse_args()
     out = Path(args.out)
     members = [run_recipe(args.recipe, seed, out, args.data_dir, resume=True) for seed in args.seeds]
@@ -47,7 +45,7 @@ def main() -> int:
     where, details = machine()
     gain = metrics["gain_over_best_member"]
     ok = gain >= TARGET_GAIN
-    lines = [f"Measured {time.strftime('%Y-%m-%d')} on {where} with `python benchmarks/ensemble.py`: "
+    lines = [f"Measured {time.strftime('%Y-%m-%d')} on {where} with `python -m benchmarks.ensemble`: "
              f"`{args.recipe}` with its defaults, seeds {', '.join(map(str, args.seeds))}; test accuracy on the "
              "JPEG-lossy CIFAR-10 copy.", "", "| model | test accuracy |", "|---|---|"]
     for seed, m in zip(args.seeds, metrics["members"]):
@@ -57,7 +55,7 @@ def main() -> int:
               f"{'✅' if ok else '❌'})."]
     save("ensemble", "\n".join(lines), {"machine": where, "machine_details": details,
                                         "date": time.strftime("%Y-%m-%d"), "folder": str(folder), "metrics": metrics},
-         readme=not args.no_readme)
+         docs=not args.no_docs)
     return 0 if ok else 1
 
 

@@ -1,9 +1,9 @@
 """Export a trained recipe in the variants its issue names and check the export targets.
 
-    python benchmarks/export.py                      # cnn_mnist: trains it with its defaults first
-    python benchmarks/export.py --run-dir runs/cnn_mnist/20261122-213000
-    python benchmarks/export.py resnet20_cifar10     # uses benchmarks/out/runs/resnet20_cifar10-seed0
-    python benchmarks/export.py lstm_imdb --run-dir runs/lstm_imdb/20261124-010000
+    python -m benchmarks.export                      # cnn_mnist: trains it with its defaults first
+    python -m benchmarks.export --run-dir runs/cnn_mnist/20261122-213000
+    python -m benchmarks.export resnet20_cifar10     # uses benchmarks/out/runs/resnet20_cifar10-seed0
+    python -m benchmarks.export lstm_imdb --run-dir runs/lstm_imdb/20261124-010000
 
 Targets. cnn_mnist (issue #3): int8 >= 3.5x smaller than float32 with <= 0.3 points
 accuracy loss; float16 >= 1.9x smaller with <= 0.05 points loss; pruned to 80% + int8:
@@ -19,7 +19,7 @@ when it has finished, else a run is trained with the recipe's defaults (real dat
 ../shared/data where the train benchmark looks).
 
 Results are merged into benchmarks/results/export.json by recipe; export.md and the
-README text between the `results:export` markers are rebuilt from it.
+docs text between the `results:export` markers are rebuilt from it.
 """
 
 from __future__ import annotations
@@ -31,9 +31,7 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from train import export_run, finished_run, machine, save  # noqa: E402
+from benchmarks.common import HERE, export_run, finished_run, machine, save
 
 
 def _change(art) -> float:
@@ -89,7 +87,7 @@ def table(report: dict, machine: str, date: str | None = None) -> str:
     recipe = report["recipe"]
     lossy = " (JPEG-lossy CIFAR-10 copy)" if "cifar10" in recipe else ""
     lines = [
-        f"**`{recipe}`**: measured {date or time.strftime('%Y-%m-%d')} on {machine} with `python benchmarks/export.py "
+        f"**`{recipe}`**: measured {date or time.strftime('%Y-%m-%d')} on {machine} with `python -m benchmarks.export "
         f"{recipe}` (`python -m export RUN {' '.join(PLANS[recipe][0])}`); accuracy by LiteRT over the full test "
         f"split{lossy}; Keras float32 {report['keras_test_accuracy']:.2%}.",
         "",
@@ -128,13 +126,13 @@ def main() -> int:
     p.add_argument("recipe", nargs="?", default="cnn_mnist", choices=sorted(PLANS))
     p.add_argument("--run-dir", help="an existing run of the recipe (default: see above)")
     p.add_argument("--out", default=str(HERE / "out"))
-    p.add_argument("--no-readme", action="store_true")
+    p.add_argument("--no-docs", action="store_true", help="do not rewrite the table in the docs")
     p.add_argument("--render-only", action="store_true", help="rebuild the tables from results/export.json")
     args = p.parse_args()
     path = HERE / "results" / "export.json"
     saved = load_saved(path)
     if args.render_only:
-        save("export", render(saved), None, readme=not args.no_readme)
+        save("export", render(saved), None, docs=not args.no_docs)
         return 0
     run_dir = finished_run(args.recipe, args.run_dir, Path(args.out))
     if run_dir is None:
@@ -148,7 +146,7 @@ def main() -> int:
     saved = load_saved(path)  # again: another benchmark may have saved while this one ran
     saved["results"][args.recipe] = {"machine": where, "machine_details": details, "date": time.strftime("%Y-%m-%d"),
                                      "run_dir": str(run_dir), "checks": checks(report), "report": report}
-    save("export", render(saved), saved, readme=not args.no_readme)
+    save("export", render(saved), saved, docs=not args.no_docs)
     return 1 if code or not all(ok for _, ok, _ in checks(report)) else 0
 
 

@@ -2,9 +2,9 @@
 
 Re-implements that example's published recipe (Conv32-Pool-Conv64-Pool-Dropout(0.5)-Dense,
 Adam, batch 128, 15 epochs, validation_split=0.1, float32 numpy input scaled to 0..1)
-and times `model.fit` on this machine, so `benchmarks/train.py` can compare against it.
+and times `model.fit` on this machine, so `benchmarks.train` can compare against it.
 
-    python benchmarks/keras_io_baseline.py [--epochs 15] [--json out.json]
+    python -m benchmarks.keras_io_baseline [--epochs 15] [--json out.json]
 """
 
 import argparse

@@ -1,8 +1,8 @@
 """One process against two MultiWorkerMirroredStrategy workers on this machine (issue #13, item 4).
 
-    python benchmarks/multi_worker.py                  # cnn_mnist, seed 0
-    python benchmarks/multi_worker.py mlp_mnist --seed 1
-    python benchmarks/multi_worker.py --resume         # reuse finished runs, resume unfinished ones
+    python -m benchmarks.multi_worker                  # cnn_mnist, seed 0
+    python -m benchmarks.multi_worker mlp_mnist --seed 1
+    python -m benchmarks.multi_worker --resume         # reuse finished runs, resume unfinished ones
 
 Trains RECIPE with its defaults twice, each with the documented command line: once as one
 process, once as two workers on localhost (`--strategy multi_worker`, $TF_CONFIG naming
@@ -11,7 +11,7 @@ workers share this machine's cores, so their wall time says nothing about a real
 what this measures is that the distributed run learns the same thing. Target: the
 two-worker test accuracy is within 0.3 points of the one-process run's.
 
-Writes benchmarks/results/multi_worker.{json,md} and the README text between the
+Writes benchmarks/results/multi_worker.{json,md} and the docs text between the
 `results:multi_worker` markers; exits 1 when the target is missed.
 """
 
@@ -25,10 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
-from train import machine, save  # noqa: E402
+from benchmarks.common import HERE, ROOT, machine, save
 
 POINTS = 0.3  # issue #13: the two-worker run matches the single-process test accuracy within 0.3 points
 
@@ -72,7 +69,7 @@ def table(r: dict) -> str:
     changed = differences(r["recipe"], r.get("hparams", {}))
     defaults = f"the defaults of {r['date']} ({changed}: since changed)" if changed else "its defaults"
     return "\n".join([
-        f"`{r['recipe']}` with {defaults}, seed {r['seed']}, `python benchmarks/multi_worker.py`; "
+        f"`{r['recipe']}` with {defaults}, seed {r['seed']}, `python -m benchmarks.multi_worker`; "
         f"**{r['machine']}** ({r['date']}). Both workers ran on this one machine, so their time is not a cluster's.",
         "",
         "| run | test accuracy | epochs | per-replica batch | train time (s) |",
@@ -91,12 +88,12 @@ def main() -> int:
     p.add_argument("recipe", nargs="?", default="cnn_mnist")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="reuse finished runs and resume unfinished ones")
-    p.add_argument("--no-readme", action="store_true", help="do not rewrite the README text")
+    p.add_argument("--no-docs", action="store_true", help="do not rewrite the table in the docs")
     p.add_argument("--render-only", action="store_true", help="rebuild the text from results/multi_worker.json")
     args = p.parse_args()
     if args.render_only:
         saved = json.loads((HERE / "results" / "multi_worker.json").read_text())
-        save("multi_worker", table(saved), None, readme=not args.no_readme)
+        save("multi_worker", table(saved), None, docs=not args.no_docs)
         return 0
 
     out = HERE / "out" / "multi_worker"
@@ -108,7 +105,7 @@ def main() -> int:
               "date": time.strftime("%Y-%m-%d"), "global_batch": hparams["hparams"]["batch_size"],
               "hparams": hparams["hparams"],
               "one_process": one, "two_workers": two}
-    save("multi_worker", table(result), result, readme=not args.no_readme)
+    save("multi_worker", table(result), result, docs=not args.no_docs)
     return 0 if abs(two["test_accuracy"] - one["test_accuracy"]) * 100 <= POINTS else 1
 
 

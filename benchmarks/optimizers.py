@@ -1,14 +1,14 @@
 """SGD with momentum, RMSprop, Adam and AdamW on `cnn_cifar10`, same epoch budget, one figure.
 
-    python benchmarks/optimizers.py                 # 6 epochs each on ../shared/data/cifar10
-    python benchmarks/optimizers.py --epochs 15 --resume    # the recipe's own budget
-    python benchmarks/optimizers.py --precision float32
+    python -m benchmarks.optimizers                 # 6 epochs each on ../shared/data/cifar10
+    python -m benchmarks.optimizers --epochs 15 --resume    # the recipe's own budget
+    python -m benchmarks.optimizers --precision float32
 
 Each optimizer trains `cnn_cifar10` with the recipe's other defaults and the
 learning rate usual for it (SGD 0.05 with Nesterov momentum 0.9, RMSprop 1e-3,
 Adam 2e-3, AdamW 2e-3 with weight decay 0.05), as `python -m zoo.train` in its own
 process. Writes results/optimizers.png (validation accuracy per epoch, one line
-each), optimizers.json and .md, and the README table between the
+each), optimizers.json and .md, and the docs table between the
 `results:optimizers` markers. Accuracies are on the JPEG-lossy CIFAR-10 copy.
 """
 
@@ -22,10 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
 
-from train import ROOT, SHARED_DATA, machine, save  # noqa: E402
+from benchmarks.common import HERE, ROOT, SHARED_DATA, machine, save
 
 SETTINGS = {
     "SGD + Nesterov momentum": {"optimizer": "sgd", "learning_rate": 0.05, "momentum": 0.9, "nesterov": True},
@@ -79,7 +77,7 @@ def main() -> int:
     p.add_argument("--resume", action="store_true", help="continue unfinished runs, reuse finished ones")
     p.add_argument("--precision", default="auto", choices=["auto", "float32", "mixed_float16", "mixed_bfloat16"],
                    help="passed to zoo.train; the table names the precision each run used")
-    p.add_argument("--no-readme", action="store_true")
+    p.add_argument("--no-docs", action="store_true", help="do not rewrite the table in the docs")
     args = p.parse_args()
     rows = [run(label, values, args.epochs, Path(args.out), args.data_dir, args.resume, args.precision)
             for label, values in SETTINGS.items()]
@@ -87,7 +85,7 @@ def main() -> int:
     results = HERE / "results"
     results.mkdir(exist_ok=True)
     plot(rows, results / "optimizers.png", where)
-    lines = [f"Measured {time.strftime('%Y-%m-%d')} on {where} with `python benchmarks/optimizers.py`: "
+    lines = [f"Measured {time.strftime('%Y-%m-%d')} on {where} with `python -m benchmarks.optimizers`: "
              f"`cnn_cifar10`, {args.epochs} epochs each, precision {rows[0]['precision']}, JPEG-lossy CIFAR-10 copy.",
              "",
              "![validation accuracy per epoch for each optimizer](benchmarks/results/optimizers.png)", "",
@@ -98,7 +96,7 @@ def main() -> int:
         lines.append(f"| {r['label']} | {settings} | {best:.2%} | {r['test_accuracy']:.2%} | "
                      f"{r['train_seconds']:.0f} |")
     save("optimizers", "\n".join(lines), {"machine": where, "machine_details": details, "epochs": args.epochs,
-                                          "rows": rows}, readme=not args.no_readme)
+                                          "rows": rows}, docs=not args.no_docs)
     return 0
 
 

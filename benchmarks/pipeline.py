@@ -1,7 +1,7 @@
 """Is the input pipeline what limits training? The pipeline alone against the training step alone.
 
-    python benchmarks/pipeline.py                          # every image classification recipe
-    python benchmarks/pipeline.py cnn_cifar10 resnet20_cifar10 --steps 40
+    python -m benchmarks.pipeline                          # every image classification recipe
+    python -m benchmarks.pipeline cnn_cifar10 resnet20_cifar10 --steps 40
 
 For each recipe, with its default hyperparameters and real data (CIFAR-10 from
 ../shared/data/cifar10 where that exists):
@@ -10,33 +10,27 @@ For each recipe, with its default hyperparameters and real data (CIFAR-10 from
   step       examples/s of the training step alone, on one batch already in memory;
   fit        examples/s of `model.fit` fed by the pipeline (what training gets).
 The pipeline must be at least 3x faster than the step. Rows merge into results/pipeline.json
-by machine; .md and the README table between the `results:pipeline` markers are rebuilt from it.
+by machine; .md and the docs table between the `results:pipeline` markers are rebuilt from it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
 
-from train import SHARED_DATA, merge_by_machine, save  # noqa: E402
+from benchmarks.common import HERE, SHARED_DATA, merge_by_machine, save
 
 TARGET_RATIO = 3.0
 
 
 def measure(name: str, steps: int, data_dir: str | None) -> dict:
-    import numpy as np
-
     import zoo
     from zoo import runtime
     from zoo.hparams import resolve
-    from zoo.tasks import get_task
+    from zoo.prepare import prepare
 
     recipe = zoo.get(name)
     if data_dir is None and recipe.data.__name__ == "cifar10" and (SHARED_DATA / "cifar10").is_dir():
@@ -44,8 +38,8 @@ def measure(name: str, steps: int, data_dir: str | None) -> dict:
     hp = resolve(name, recipe.hparams)
     precision = runtime.resolve_precision("auto")
     runtime.set_precision(precision)
-    runtime.seed_everything(0)
-    data = recipe.data(hp, data_dir=data_dir, seed=0)
+    ready = prepare(recipe, hp, seed=0, data_dir=data_dir)  # the model is built before the pipeline is timed
+    data, model = ready.data, ready.model
     bs = hp["batch_size"]
 
     def pipeline_rate() -> float:
@@ -58,9 +52,6 @@ def measure(name: str, steps: int, data_dir: str | None) -> dict:
         return steps * 4 * bs / (time.perf_counter() - start)
 
     first = pipeline_rate()  # the first pass also fills the cache; measured again below
-    model = recipe.build(hp, data.info)
-    model(np.zeros((1, *data.info.input_shape), "float32"))
-    get_task(recipe.task).compile(model, hp, math.ceil(data.info.num_train / bs))
     x, y = next(iter(data.train))
     for _ in range(3):
         model.train_on_batch(x, y)
@@ -82,7 +73,7 @@ def table(saved: dict) -> str:
     """One table per machine."""
     blocks = []
     for where, entry in saved["machines"].items():
-        lines = [f"Measured {', '.join(entry['dates'])} on **{where}** with `python benchmarks/pipeline.py`: default "
+        lines = [f"Measured {', '.join(entry['dates'])} on **{where}** with `python -m benchmarks.pipeline`: default "
                  "hyperparameters, real data, augmentation on, precision `auto`.", "",
                  "| recipe | batch | precision | pipeline alone (ex/s) | training step alone (ex/s) | fit (ex/s) | "
                  f"pipeline / step (≥ {TARGET_RATIO:g}x) |", "|---|---|---|---|---|---|---|"]
@@ -103,14 +94,14 @@ def main() -> int:
     p.add_argument("recipes", nargs="*", default=images)
     p.add_argument("--steps", type=int, default=30, help="training steps timed per recipe (default 30)")
     p.add_argument("--data-dir", default=None)
-    p.add_argument("--no-readme", action="store_true")
+    p.add_argument("--no-docs", action="store_true", help="do not rewrite the table in the docs")
     args = p.parse_args()
     rows = []
     for name in args.recipes:
         rows.append(measure(name, args.steps, args.data_dir))
         print(json.dumps(rows[-1]), flush=True)
     saved = merge_by_machine(HERE / "results" / "pipeline.json", rows, key=lambda r: r["recipe"])
-    save("pipeline", table(saved), saved, readme=not args.no_readme)
+    save("pipeline", table(saved), saved, docs=not args.no_docs)
     return 0 if all(r["ratio"] >= TARGET_RATIO for r in rows) else 1
 
 

@@ -1,8 +1,8 @@
 """LiteRT Quantizer against the TFLite converter's legacy quantization, on the same float32 graph (issue #14).
 
-    python benchmarks/quantizer.py                    # cnn_mnist: trains it with its defaults first
-    python benchmarks/quantizer.py bilstm_imdb --run-dir runs/bilstm_imdb/20261124-101500
-    python benchmarks/quantizer.py --render-only
+    python -m benchmarks.quantizer                    # cnn_mnist: trains it with its defaults first
+    python -m benchmarks.quantizer bilstm_imdb --run-dir runs/bilstm_imdb/20261124-101500
+    python -m benchmarks.quantizer --render-only
 
 Exports one run twice: `--quantizer converter` (cnn_mnist: float16, dynamic and int8
 made inside the converter) and the default LiteRT Quantizer path (cnn_mnist: every
@@ -18,7 +18,7 @@ full int8 loses most, `auto` loses <= 0.3 points and stays >= 2.5x smaller.
 
 Without --run-dir the train benchmark's run `benchmarks/out/runs/RECIPE-seed0` is used
 (trained first if missing). Results are merged into benchmarks/results/quantizer.json by
-recipe; quantizer.md and the README text between the `results:quantizer` markers are
+recipe; quantizer.md and the docs text between the `results:quantizer` markers are
 rebuilt from it.
 """
 
@@ -30,9 +30,7 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from train import export_run, finished_run, machine, save  # noqa: E402
+from benchmarks.common import HERE, export_run, finished_run, machine, save
 
 AUTO = ["--max-loss", "0.3", "--min-ratio", "2.5"]
 
@@ -82,7 +80,7 @@ def table(entry: dict) -> str:
     keras = reports["litert"]["keras_test_accuracy"]
     lossy = " (JPEG-lossy CIFAR-10 copy)" if "cifar10" in recipe else ""
     f32 = float32_bytes(reports["litert"])
-    lines = [f"**`{recipe}`**: measured {entry['date']} on {entry['machine']} with `python benchmarks/quantizer.py "
+    lines = [f"**`{recipe}`**: measured {entry['date']} on {entry['machine']} with `python -m benchmarks.quantizer "
              f"{recipe}`; accuracy by LiteRT over the full test split{lossy}; Keras float32 {keras:.2%}.", "",
              "| variant | made by | bytes | vs float32 | test accuracy | vs Keras | p50 ms, 1 thread | input |",
              "|---|---|---|---|---|---|---|---|"]
@@ -110,13 +108,13 @@ def main() -> int:
     p.add_argument("recipe", nargs="?", default="cnn_mnist")
     p.add_argument("--run-dir", help="an existing run of the recipe (default: see above)")
     p.add_argument("--out", default=str(HERE / "out"))
-    p.add_argument("--no-readme", action="store_true")
+    p.add_argument("--no-docs", action="store_true", help="do not rewrite the table in the docs")
     p.add_argument("--render-only", action="store_true", help="rebuild the tables from results/quantizer.json")
     args = p.parse_args()
     path = HERE / "results" / "quantizer.json"
     load = lambda: json.loads(path.read_text()) if path.is_file() else {"results": {}}  # noqa: E731
     if args.render_only:
-        save("quantizer", render(load()), None, readme=not args.no_readme)
+        save("quantizer", render(load()), None, docs=not args.no_docs)
         return 0
     run_dir = finished_run(args.recipe, args.run_dir, Path(args.out))
     if run_dir is None:
@@ -133,7 +131,7 @@ def main() -> int:
              "run_dir": str(run_dir), "reports": reports}
     entry["checks"] = checks(args.recipe, reports)
     saved["results"][args.recipe] = entry
-    save("quantizer", render(saved), saved, readme=not args.no_readme)
+    save("quantizer", render(saved), saved, docs=not args.no_docs)
     return 1 if failed or not all(ok for _, ok, _ in entry["checks"]) else 0
 
 

@@ -1,19 +1,19 @@
 """The training step alone, per variant: how default choices were made for speed (issue #13, item 1).
 
-    python benchmarks/step_speed.py                                   # cnn_mnist: defaults, the old defaults, keras-io
-    python benchmarks/step_speed.py cnn_fashion_mnist --variant "f16=filters=16" --variant "valid=padding=valid"
-    python benchmarks/step_speed.py cnn_mnist --precisions float32 mixed_bfloat16 --jit both
-    python benchmarks/step_speed.py --image-recipes --precisions float32 mixed_bfloat16 --steps 20
+    python -m benchmarks.step_speed                                   # cnn_mnist: defaults, the old defaults, keras-io
+    python -m benchmarks.step_speed cnn_fashion_mnist --variant "f16=filters=16" --variant "valid=padding=valid"
+    python -m benchmarks.step_speed cnn_mnist --precisions float32 mixed_bfloat16 --jit both
+    python -m benchmarks.step_speed --image-recipes --precisions float32 mixed_bfloat16 --steps 20
 
 Each variant is the recipe with some `--set`-style overrides. For every variant, precision
 and XLA setting (`jit_compile`), the model is built and compiled as training builds it,
 one real training batch is put in memory, and `--steps` optimizer steps are timed after a
-warm-up (the input pipeline and callbacks are not in it: benchmarks/pipeline.py measures
-those). The keras-io "Simple MNIST convnet" (benchmarks/keras_io_baseline.py) is timed the
+warm-up (the input pipeline and callbacks are not in it: benchmarks.pipeline measures
+those). The keras-io "Simple MNIST convnet" (benchmarks.keras_io_baseline) is timed the
 same way beside cnn_mnist. `--image-recipes` measures the defaults of every recipe whose
 inputs are images, for issue #13's "XLA where it helps, measured". Results are merged into
 benchmarks/results/step_speed.json by machine (a run replaces the rows it measured again: same
-recipe, variant, precision and XLA setting); step_speed.md and the README text between the
+recipe, variant, precision and XLA setting); step_speed.md and the docs text between the
 `results:step_speed` markers are rebuilt from it, one table per machine.
 """
 
@@ -21,15 +21,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from train import merge_by_machine, save, staged_data_dir  # noqa: E402
+from benchmarks.common import ROOT, HERE, merge_by_machine, save, staged_data_dir
 
 # cnn_mnist before issue #13 (32-64 same-padded convolutions, dropout 0.3): the variant its new defaults replaced
 OLD_CNN_MNIST = "before=filters=32,padding=same,dropout=0.3"
@@ -51,27 +47,27 @@ def time_steps(name: str, overrides: dict, precision: str, jit: bool, steps: int
     import zoo
     from zoo import runtime
     from zoo.hparams import resolve
-    from zoo.tasks import get_task
+    from zoo.prepare import prepare
 
     reference = name == KERAS_IO
     name = "cnn_mnist" if reference else name  # the reference trains on cnn_mnist's batches (batch 128, MNIST)
     recipe = zoo.get(name)
     hp = resolve(name, recipe.hparams, overrides=overrides)
     runtime.set_precision(precision)
-    runtime.seed_everything(0)
-    data = recipe.data(hp, data_dir=staged_data_dir(name), seed=0)
+    if reference:
+        runtime.seed_everything(0)
+        data = recipe.data(hp, data_dir=staged_data_dir(name), seed=0)
+    else:
+        ready = prepare(recipe, hp, seed=0, data_dir=staged_data_dir(name))
+        data, model = ready.data, ready.model
+        model.jit_compile = jit
     x, y = next(iter(data.train))
     if reference:
-        from keras_io_baseline import build_model
+        from benchmarks.keras_io_baseline import build_model
 
         model = build_model()  # compiled as published
         model.jit_compile = jit
         x, y = np.asarray(x, "float32") / 255.0, np.eye(10, dtype="float32")[np.asarray(y)]
-    else:
-        model = recipe.build(hp, data.info)
-        model(np.zeros((1, *data.info.input_shape), "float32"))
-        get_task(recipe.task).compile(model, hp, math.ceil(data.info.num_train / hp["batch_size"]))
-        model.jit_compile = jit
     for _ in range(5):
         model.train_on_batch(x, y)
     start = time.perf_counter()
@@ -91,8 +87,8 @@ def child(args) -> int:
 
 def measure(name, label, sets, precision, jit, steps) -> float:
     """Each measurement in a fresh process: precision policies and XLA caches do not leak between variants."""
-    out = subprocess.run([sys.executable, __file__, "--child", name, label, sets, precision, jit, str(steps)],
-                         capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "benchmarks.step_speed", "--child", name, label, sets, precision, jit,
+                          str(steps)], capture_output=True, text=True, cwd=ROOT)
     lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
     if out.returncode or not lines:
         raise SystemExit(f"{name} {label} {precision} jit={jit} failed:\n{out.stderr[-3000:]}")
@@ -109,8 +105,8 @@ def table(saved: dict) -> str:
             key = (r["recipe"], r["variant"], r["precision"])
             best[key] = max(best.get(key, 0.0), r["examples_per_second"])
             count[key] = count.get(key, 0) + 1
-        lines = [f"Measured {', '.join(sorted(set(entry['dates'])))} on **{where}** with `python "
-                 "benchmarks/step_speed.py`: training examples per second of one in-memory batch's optimizer steps "
+        lines = [f"Measured {', '.join(sorted(set(entry['dates'])))} on **{where}** with `python -m "
+                 "benchmarks.step_speed`: training examples per second of one in-memory batch's optimizer steps "
                  "(no input pipeline), each in a fresh process; ◀ marks the faster XLA setting.", "",
                  "| recipe | variant | overrides | precision | XLA | examples/s |", "|---|---|---|---|---|---|"]
         for r in rows:
@@ -141,7 +137,7 @@ def main() -> int:
     p.add_argument("--precisions", nargs="+", default=["float32"])
     p.add_argument("--jit", choices=("off", "on", "both"), default="both", help="XLA jit_compile (default both)")
     p.add_argument("--steps", type=int, default=60)
-    p.add_argument("--no-readme", action="store_true")
+    p.add_argument("--no-docs", action="store_true", help="do not rewrite the table in the docs")
     args = p.parse_args()
     jits = ["off", "on"] if args.jit == "both" else [args.jit]
     names = image_recipes() if args.image_recipes else args.recipes
@@ -157,7 +153,7 @@ def main() -> int:
     def keep_measured():
         saved = merge_by_machine(HERE / "results" / "step_speed.json", rows,
                                  key=lambda r: (r["recipe"], r["variant"], r["precision"], r["jit"]))
-        save("step_speed", table(saved), saved, readme=not args.no_readme)
+        save("step_speed", table(saved), saved, docs=not args.no_docs)
 
     for name, variant in targets:
         label, _, sets = variant.partition("=")

@@ -1,7 +1,7 @@
 """Your own images, end to end: a PNG folder in, a fine-tuned int8 model out (issue #12's targets).
 
-    python benchmarks/transfer.py                 # needs ../shared/data/cifar10 (or --data-dir with CIFAR-10's batches)
-    python benchmarks/transfer.py --resume        # keep finished runs under benchmarks/out/transfer
+    python -m benchmarks.transfer                 # needs ../shared/data/cifar10 (or --data-dir with CIFAR-10's batches)
+    python -m benchmarks.transfer --resume        # keep finished runs under benchmarks/out/transfer
 
 1. Writes CIFAR-10's training images of classes 0-5 (airplane ... dog) as a PNG folder, one subfolder per class,
    and trains `cnn_cifar10` on it with its defaults (the folder loader holds 20% of each class out for test).
@@ -9,11 +9,11 @@
    test images of those classes as `test/`, then trains on it twice: fine-tuned from run 1 (`--init-from`, the
    head rebuilt for 4 classes) and from scratch, both with the recipe's defaults.
 3. Exports the fine-tuned run to int8 and measures it with LiteRT on the same test images.
-4. Times the folder's input pipeline alone against the training step alone (benchmarks/pipeline.py's measure).
+4. Times the folder's input pipeline alone against the training step alone (benchmarks.pipeline's measure).
 
 Targets: fine-tuned beats scratch by >= 10 points; its int8 file within 1 point of its Keras model; the
 pipeline >= 3x the training step. Accuracies are on the JPEG-lossy CIFAR-10 copy (labelled so). Writes
-results/transfer.json and .md and the README text between the `results:transfer` markers.
+results/transfer.json and .md and the docs text between the `results:transfer` markers.
 """
 
 from __future__ import annotations
@@ -25,11 +25,8 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
 
-from train import SHARED_DATA, machine, save  # noqa: E402
+from benchmarks.common import HERE, ROOT, SHARED_DATA, machine, save
 
 BASE_CLASSES, NEW_CLASSES, PER_NEW_CLASS = range(0, 6), range(6, 10), 200
 
@@ -70,7 +67,7 @@ def main() -> int:
     p.add_argument("--data-dir", default=str(SHARED_DATA / "cifar10"), help="CIFAR-10's python batches")
     p.add_argument("--out", default=str(HERE / "out" / "transfer"))
     p.add_argument("--resume", action="store_true", help="keep finished runs and written folders")
-    p.add_argument("--no-readme", action="store_true")
+    p.add_argument("--no-docs", action="store_true", help="do not rewrite the table in the docs")
     args = p.parse_args()
     out = Path(args.out)
     (x_train, y_train, x_test, y_test), where = CIFAR10.load_arrays(args.data_dir)
@@ -91,7 +88,7 @@ def main() -> int:
     report = json.loads((export / "report.json").read_text())
     int8 = report["artifacts"]["model_int8.tflite"]
 
-    from pipeline import measure
+    from benchmarks.pipeline import measure
 
     speed = measure("cnn_cifar10", 30, str(base))
     gain = tuned["test_accuracy"] - scratch["test_accuracy"]
@@ -103,13 +100,13 @@ def main() -> int:
     result = {"machine": where_machine, "machine_details": details, "date": time.strftime("%Y-%m-%d"),
               "data": where, "base": first, "fine_tuned": tuned, "scratch": scratch, "int8": int8, "pipeline": speed,
               "checks": [{"target": t, "met": ok, "measured": m} for t, ok, m in checks]}
-    save("transfer", table(result), result, readme=not args.no_readme)
+    save("transfer", table(result), result, docs=not args.no_docs)
     return 0 if all(ok for _, ok, _ in checks) else 1
 
 
 def table(r: dict) -> str:
     pct = lambda v: f"{v * 100:.2f}%"  # noqa: E731
-    lines = [f"Measured {r['date']} on {r['machine']} with `python benchmarks/transfer.py` (float32, `cnn_cifar10` "
+    lines = [f"Measured {r['date']} on {r['machine']} with `python -m benchmarks.transfer` (float32, `cnn_cifar10` "
              "defaults; accuracies on the JPEG-lossy CIFAR-10 copy):", "",
              "| run | data | test images | test accuracy |", "|---|---|---|---|",
              f"| base | PNG folder, classes 0-5 (20% held out) | {r['base']['test_examples']:,} | "

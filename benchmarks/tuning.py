@@ -1,13 +1,13 @@
 """A 10-trial Bayesian search over `cnn_mnist` (2 epochs per trial) on real MNIST, checked against the targets.
 
-    python benchmarks/tuning.py [--trials 10] [--epochs 2]
+    python -m benchmarks.tuning [--trials 10] [--epochs 2]
 
 Targets (issue #4): the search finishes in under 30 minutes on this CPU; its best
 validation accuracy is at least the default recipe's at the same epochs; retraining
 with best_hparams.json (`python -m zoo.train cnn_mnist --config best_hparams.json`)
 reproduces the best trial's validation accuracy within 0.3 points.
 
-Writes benchmarks/results/tuning.json and tuning.md and the README table between
+Writes benchmarks/results/tuning.json and tuning.md and the docs table between
 the `results:tuning` markers.
 """
 
@@ -20,10 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
-from train import machine, save  # noqa: E402
+from benchmarks.common import HERE, ROOT, machine, save
 
 
 def best_val(run_dir: Path) -> float:
@@ -38,7 +35,7 @@ def table(r: dict, date: str | None = None) -> str:
     }
     mark = {k: "✅" if v else "❌" for k, v in ok.items()}
     return "\n".join([
-        f"Measured {date or time.strftime('%Y-%m-%d')} on {r['machine']} with `python benchmarks/tuning.py`: "
+        f"Measured {date or time.strftime('%Y-%m-%d')} on {r['machine']} with `python -m benchmarks.tuning`: "
         f"`cnn_mnist`, {r['trials']}-trial Bayesian search, {r['epochs']} epochs per trial, real MNIST.",
         "",
         "| target | met | measured |",
@@ -59,7 +56,7 @@ def main() -> int:
     p.add_argument("--trials", type=int, default=10)
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--out", default=str(HERE / "out"))
-    p.add_argument("--no-readme", action="store_true")
+    p.add_argument("--no-docs", action="store_true", help="do not rewrite the table in the docs")
     p.add_argument("--render-only", action="store_true", help="rebuild the tables from results/tuning.json")
     args = p.parse_args()
     results = HERE / "results"
@@ -97,7 +94,7 @@ def main() -> int:
             "search_dir": str(search_dir),
         }
         md, ok = table(r)
-    save("tuning", md, r if not args.render_only else None, readme=not args.no_readme)
+    save("tuning", md, r if not args.render_only else None, docs=not args.no_docs)
     return 0 if ok else 1
 
 

@@ -1,7 +1,7 @@
 """`cnn_mnist` against keras-io's "Simple MNIST convnet", side by side in one run (issue #13).
 
-    python benchmarks/versus_keras_io.py                        # float32, then auto
-    python benchmarks/versus_keras_io.py --precisions float32 --seeds 0 1
+    python -m benchmarks.versus_keras_io                        # float32, then auto
+    python -m benchmarks.versus_keras_io --precisions float32 --seeds 0 1
 
 Four trainings, each in its own fresh process, one after the other on this machine:
 the zoo's `cnn_mnist` with its defaults (`python -m zoo.train cnn_mnist`'s code path:
@@ -18,7 +18,7 @@ zoo's checkpoints included), and the time to the target (99.2% test accuracy by 
 the wall time of the epochs up to the first one whose test accuracy reaches it.
 
 Results are merged into benchmarks/results/versus_keras_io.json by machine (a run replaces
-that machine's rows, other machines' stay); versus_keras_io.md and the README text between
+that machine's rows, other machines' stay); versus_keras_io.md and the docs text between
 the `results:versus_keras_io` markers are rebuilt from it. Exits 1 when a target of the
 issue is missed.
 """
@@ -33,10 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from keras_io_baseline import build_model  # noqa: E402
-from train import machine, save  # noqa: E402
+from benchmarks.keras_io_baseline import build_model
+from benchmarks.common import ROOT, HERE, machine, save
 
 THROUGHPUT_RATIO = 1.5  # issue #13: cnn_mnist's training throughput >= 1.5x the reference's ...
 TIME_RATIO = 0.5  # ... its time to 99.2% test accuracy <= 0.5x the reference's ...
@@ -120,12 +118,12 @@ def measure(recipe: str, precision: str, seed: int, args) -> dict:
     """One training in a fresh process (nothing warmed up or cached by the previous one)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
-        cmd = [sys.executable, __file__, "--child", recipe, "--precisions", precision, "--seeds", str(seed),
-               "--reference-epochs", str(args.reference_epochs), "--out", str(out)]
+        cmd = [sys.executable, "-m", "benchmarks.versus_keras_io", "--child", recipe, "--precisions", precision,
+               "--seeds", str(seed), "--reference-epochs", str(args.reference_epochs), "--out", str(out)]
         if args.data_dir:
             cmd += ["--data-dir", args.data_dir]
         print(f"== {recipe} ({precision}, seed {seed})", flush=True)
-        subprocess.run(cmd, check=True)
+        subprocess.run(cmd, check=True, cwd=ROOT)
         return json.loads(out.read_text())
 
 
@@ -156,7 +154,7 @@ def _reached(r: dict) -> str:
 
 def table(pairs: list[dict], where: str, target: float, date: str) -> str:
     """One machine's pairs."""
-    lines = [f"Measured {date} on **{where}** with `python benchmarks/versus_keras_io.py`, "
+    lines = [f"Measured {date} on **{where}** with `python -m benchmarks.versus_keras_io`, "
              f"one run, one recipe after the other; time to {target:.1%} test accuracy, scoring excluded.", "",
              "| precision | seed | recipe | epochs | final test accuracy | examples/s | time to "
              f"{target:.1%} | throughput ratio (≥ {THROUGHPUT_RATIO}x) | time ratio (≤ {TIME_RATIO}x) |",
@@ -212,7 +210,7 @@ def main() -> int:
     p.add_argument("--target", type=float, default=0.992, help="test accuracy to time (default 0.992)")
     p.add_argument("--reference-epochs", type=int, default=15, help="keras-io's epochs (default 15, as published)")
     p.add_argument("--data-dir", default=None, help="MNIST files (default: the bundled copy)")
-    p.add_argument("--no-readme", action="store_true", help="do not rewrite the README table")
+    p.add_argument("--no-docs", action="store_true", help="do not rewrite the table in the docs")
     p.add_argument("--render-only", action="store_true", help="rebuild the text from results/versus_keras_io.json")
     p.add_argument("--child", choices=["zoo", "keras_io"], help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
@@ -222,7 +220,7 @@ def main() -> int:
 
     saved = load_saved(HERE / "results" / "versus_keras_io.json")
     if args.render_only:
-        save("versus_keras_io", render(saved), saved, readme=not args.no_readme)
+        save("versus_keras_io", render(saved), saved, docs=not args.no_docs)
         return 0
 
     from zoo import runtime
@@ -244,7 +242,7 @@ def main() -> int:
         saved = {"machines": {}}
     saved["target"] = args.target
     saved["machines"][where] = {"machine_details": details, "date": time.strftime("%Y-%m-%d"), "pairs": pairs}
-    save("versus_keras_io", render(saved), saved, readme=not args.no_readme)
+    save("versus_keras_io", render(saved), saved, docs=not args.no_docs)
     return 0 if all(p["comparison"]["met"] for p in pairs) else 1
 
 

@@ -1,8 +1,8 @@
 """The web page against the Python interpreter on real test images (issue #15), with its screenshot.
 
-    python benchmarks/web.py                      # cnn_mnist: the train benchmark's run, trained first if missing
-    python benchmarks/web.py --run-dir runs/cnn_mnist/20261122-213000 --examples 1000
-    python benchmarks/web.py --render-only
+    python -m benchmarks.web                      # cnn_mnist: the train benchmark's run, trained first if missing
+    python -m benchmarks.web --run-dir runs/cnn_mnist/20261122-213000 --examples 1000
+    python -m benchmarks.web --render-only
 
 Exports the run's float32 and int8 files (int8 with float32 inputs and outputs, which
 LiteRT.js can feed) with `python -m export RUN --quantize float32,int8 --int8-io float32
@@ -14,7 +14,7 @@ mouse and saves the screenshot to benchmarks/results/web_cnn_mnist.png.
 
 Targets: the page's argmax equals LiteRT-Python's on every image for both files; page load
 to first prediction under 2 seconds. Results go to benchmarks/results/web.json and .md and
-the README text between the `results:web` markers.
+the docs text between the `results:web` markers.
 """
 
 from __future__ import annotations
@@ -28,12 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from train import export_run, finished_run, machine, save  # noqa: E402
-
-# benchmarks/export.py would shadow the export package this script drives
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+from benchmarks.common import HERE, export_run, finished_run, machine, save
 
 VARIANTS = ("float32", "int8")
 FILES = tuple(f"model_{v}.tflite" for v in VARIANTS)
@@ -77,7 +72,7 @@ def measure(folder: Path, x, y, screenshot: Path) -> dict:
 
 
 def table(entry: dict) -> str:
-    lines = [f"Measured {entry['date']} on {entry['machine']} with `python benchmarks/web.py` ({entry['chromium']}, "
+    lines = [f"Measured {entry['date']} on {entry['machine']} with `python -m benchmarks.web` ({entry['chromium']}, "
              f"headless; LiteRT.js {entry['litertjs']}, WebAssembly on the CPU): `cnn_mnist`'s files, the first "
              f"{entry['examples']:,} MNIST test images fed through the page's own code.", "",
              "| file | argmax equal to LiteRT-Python | max abs diff | accuracy (page) | page load to first "
@@ -108,12 +103,12 @@ def main() -> int:
     p.add_argument("--run-dir", help="a finished cnn_mnist run (default: the train benchmark's seed-0 run)")
     p.add_argument("--examples", type=int, default=1000)
     p.add_argument("--out", default=str(HERE / "out"))
-    p.add_argument("--no-readme", action="store_true")
+    p.add_argument("--no-docs", action="store_true", help="do not rewrite the table in the docs")
     p.add_argument("--render-only", action="store_true", help="rebuild the table from results/web.json")
     args = p.parse_args()
     path = HERE / "results" / "web.json"
     if args.render_only:
-        save("web", table(json.loads(path.read_text())), None, readme=not args.no_readme)
+        save("web", table(json.loads(path.read_text())), None, docs=not args.no_docs)
         return 0
     run_dir = finished_run("cnn_mnist", args.run_dir, Path(args.out))
     if run_dir is None:
@@ -132,7 +127,7 @@ def main() -> int:
              "litertjs": json.loads((folder / "web" / "signature.json").read_text())["web"]["litertjs"],
              **measure(folder / "web", x, y, HERE / "results" / "web_cnn_mnist.png")}
     entry["checks"] = checks(entry)
-    save("web", table(entry), entry, readme=not args.no_readme)
+    save("web", table(entry), entry, docs=not args.no_docs)
     return 0 if all(ok for _, ok, _ in entry["checks"]) else 1
 
 

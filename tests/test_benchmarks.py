@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
+from benchmarks import common as bench  # the scripts are a package: nothing shadows `export` or `tuning`
 
-def _load_benchmarks_train():
-    """benchmarks/train.py as a module, without putting benchmarks/ on sys.path: its export.py and tuning.py
-    would shadow the packages of those names for every other test."""
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "train.py"
-    spec = importlib.util.spec_from_file_location("benchmarks_train", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look themselves up there
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load_benchmarks_train()
 stale = bench.stale
 
 
