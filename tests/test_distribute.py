@@ -1,5 +1,5 @@
 """`--strategy`: TensorFlow's data-parallel strategies, and a two-worker MultiWorkerMirroredStrategy run on localhost
-started the way the README tells a user to (one `python -m zoo.train` per worker, $TF_CONFIG naming the cluster)."""
+started the way docs/training.md tells a user to (one `python -m zoo.train` per worker, $TF_CONFIG naming the cluster)."""
 
 import csv
 import json

@@ -119,7 +119,7 @@ def test_predict_reads_a_file_as_training_read_the_folder(tmp_path):
 
 @pytest.mark.slow  # 80 s on 2 cores: in CI's `pytest -m slow`
 def test_the_readme_walkthrough(tmp_path):
-    """The README's "Train on your own images" steps, as a user runs them."""
+    """The docs' "Train on your own images" steps (docs/data.md), as a user runs them."""
     data = make_folder(tmp_path / "my_photos", per_class=8)
     run = tmp_path / "runs" / "mine"
 

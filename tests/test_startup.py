@@ -29,7 +29,7 @@ def saved_model_file(tmp_path_factory):
 
 
 def test_import_zoo_then_keras_load_model_in_a_fresh_interpreter(saved_model_file):
-    """The README's promise, exactly as written there: nothing else imported first."""
+    """The promise of docs/reference.md (model.keras), exactly as written there: nothing else imported first."""
     done = fresh("import zoo, keras, sys; import numpy as np\n"
                  "m = keras.saving.load_model(sys.argv[1])\n"
                  "p = m(np.zeros((2, 28, 28, 1), 'float32'))\n"

@@ -78,8 +78,8 @@ def tf_config() -> dict:
     """$TF_CONFIG, checked: `{"cluster": {"worker": [...]}, "task": {"type": "worker", "index": i}}`."""
     text = os.environ.get("TF_CONFIG")
     if not text:
-        raise UsageError("--strategy multi_worker reads the cluster from $TF_CONFIG, which is not set; see the README's "
-                         "'Training on several GPUs or machines' for the two-machine example")
+        raise UsageError("--strategy multi_worker reads the cluster from $TF_CONFIG, which is not set; see "
+                         "docs/training.md, 'Training on several GPUs or machines', for the two-machine example")
     form = '{"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": N}}'
     try:
         config = json.loads(text)
