@@ -56,7 +56,7 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
 
     variant_names = variants
     opened = Run(run_dir)
-    recipe, hp, task = opened.recipe, opened.hparams, opened.task
+    recipe, task = opened.recipe, opened.task
     check_options(recipe, task, variant_names=variant_names, batch=batch, calibration_samples=calibration_samples,
                   latency_runs=latency_runs, prune=prune, prune_epochs=prune_epochs, quantizer=quantizer,
                   int8_io=int8_io, max_loss=max_loss, min_ratio=min_ratio)

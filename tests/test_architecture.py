@@ -98,3 +98,60 @@ def test_layering():
     for leaf in ("zoo.errors", "zoo.version"):
         assert graph[leaf] == set(), leaf
     assert graph["zoo.files"] <= {"zoo.errors"}
+
+
+def _sources(*folders: str):
+    for folder in folders:
+        yield from sorted((ROOT / folder).rglob("*.py"))
+
+
+def private_names_of_zoo_used(path: Path) -> list[str]:
+    """`from zoo.x import _name`, and `alias._name` where alias is a zoo module imported in the file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    aliases, found = set(), []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            aliases |= {a.asname or a.name.split(".")[0] for a in node.names if a.name.split(".")[0] == "zoo"}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "zoo" and not node.level:
+            for a in node.names:
+                if a.name.startswith("_") and not a.name.startswith("__"):
+                    found.append(f"from {node.module} import {a.name}")
+                aliases.add(a.asname or a.name)
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")
+                and isinstance(node.value, ast.Name) and node.value.id in aliases):
+            found.append(f"{node.value.id}.{node.attr}")
+    return found
+
+
+def test_private_name_finder_finds_one(tmp_path):
+    sample = tmp_path / "s.py"
+    sample.write_text("from zoo import reports\nfrom zoo.runs import _x\nreports._pyplot()\nreports.pyplot()\n")
+    assert private_names_of_zoo_used(sample) == ["from zoo.runs import _x", "reports._pyplot"]
+
+
+def test_nothing_outside_zoo_uses_a_private_name_of_zoo():
+    used = {str(p.relative_to(ROOT)): private_names_of_zoo_used(p) for p in _sources("export", "tuning", "benchmarks")}
+    assert {p: names for p, names in used.items() if names} == {}
+
+
+def test_benchmarks_are_a_package_without_path_tricks():
+    assert (ROOT / "benchmarks" / "__init__.py").is_file()
+    tricks = [str(p.relative_to(ROOT)) for p in _sources("benchmarks") if "sys.path" in p.read_text(encoding="utf-8")]
+    assert tricks == []
+
+
+def test_modules_stay_small():
+    """No module of zoo/, export/, tuning/ over 300 lines; no function of zoo/train.py over 80."""
+    long = {str(p.relative_to(ROOT)): n for p in _sources(*PACKAGES)
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 300}
+    assert long == {}
+    tree = ast.parse((ROOT / "zoo" / "train.py").read_text(encoding="utf-8"))
+    functions = {f.name: f.end_lineno - f.lineno + 1 for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)}
+    assert len(functions) >= 3 and max(functions.values()) < 80, functions
+
+
+def test_one_variant_table():
+    """A variant is named in one file of export/ (its row in export/variants.py); every list derives from it."""
+    naming = [str(p.relative_to(ROOT)) for p in _sources("export") if "int16x8" in p.read_text(encoding="utf-8")]
+    assert naming == ["export/variants.py"]
