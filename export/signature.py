@@ -12,7 +12,7 @@ NOTE = ("Each graph: its .tflite files take `input` with the fixed batch in inpu
 
 
 def saved_model_dir(graph_name: str, prefix: str = "") -> str:
-    stem = "saved_model" if graph_name == "model" else f"saved_model_{graph_name}"
+    stem = "saved_model" if graph_name == "model" else f"saved_model_{graph_name.removeprefix('model_')}"
     return f"{stem}{'_' + prefix.rstrip('_') if prefix else ''}"
 
 

@@ -79,7 +79,8 @@ def test_serving_saved_model_takes_any_batch_size(exported):
         out = serve(input=tf.constant(x[:n], tf.float32))["probabilities"].numpy()
         assert out.shape == (n, 10) and out.dtype == np.float32
         np.testing.assert_allclose(out, np.asarray(model(x[:n])), atol=1e-5)
-    assert [p.name for p in (run / "export").iterdir() if "saved_model" in p.name] == ["saved_model"]
+    shipped = sorted(p.name for p in (run / "export").iterdir() if "saved_model" in p.name)
+    assert shipped == ["saved_model", "saved_model_rgb"]  # no fixed-batch graph; the second is model_rgb's
     sig = json.loads((run / "export" / "signature.json").read_text())["graphs"]["model"]["saved_model"]
     assert sig["input_shape"] == [None, 28, 28, 1] and sig["signature"] == "serving_default"
     assert sig["dir"] == "saved_model" and sig["output"] == "probabilities"
@@ -98,7 +99,8 @@ def test_float32_tflite_matches_keras_within_1e_5(exported):
 def test_signature_tells_an_app_everything(exported):
     run, _, _ = exported
     sig = json.loads((run / "export" / "signature.json").read_text())
-    assert sig["task"] == "classification" and list(sig["graphs"]) == ["model"]
+    assert sig["task"] == "classification" and list(sig["graphs"]) == ["model", "model_rgb"]  # rgb: grayscale input
+    assert set(sig["graphs"]["model_rgb"]["files"]) == {f"model_rgb_{v}.tflite" for v in ALL}
     graph = sig["graphs"]["model"]
     assert graph["input"]["shape"] == [1, 28, 28, 1] and graph["input"]["dtype"] == "float32"
     assert graph["input"]["range"] == [0.0, 255.0] and "rescales inside" in graph["input"]["preprocessing"]

@@ -112,7 +112,7 @@ def test_killed_export_leaves_no_truncated_tflite(tmp_path):
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert [p for p in (run_dir / "export").rglob(".*") if runs.is_temporary(p)] == []
-    assert len(list((run_dir / "export").glob("model_*.tflite"))) == 4
+    assert len(list((run_dir / "export").glob("model_*.tflite"))) == 4 * 2  # model and model_rgb (grayscale input)
 
 
 @pytest.mark.slow  # 55-80 s: the interrupted-search resume logic also runs in test_tuning's default set

@@ -68,6 +68,8 @@ def has_page(graph: dict) -> bool:
     """Whether app.js has a page for a graph of signature.json: a classifier of images or token ids, or a generator
     of images from standard normal noise (app.js's roleOf says the same)."""
     given, out = graph["input"], graph["output"]
+    if given.get("converted"):  # an RGB copy of a grayscale classifier, for the image task APIs: the page draws gray
+        return False
     return bool(out.get("labels")) and given["kind"] in ("image", "tokens") or (
         out["name"] == "image" and given.get("sample") == "standard normal")
 

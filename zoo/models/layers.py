@@ -46,3 +46,23 @@ def input_scaling(mean=None, std=None):
 def kernel_regularizer(l1: float = 0.0, l2: float = 0.0):
     """The `l1` / `l2` hyperparameters as a kernel penalty (None when both are 0)."""
     return keras.regularizers.L1L2(l1=l1, l2=l2) if (l1 or l2) else None
+
+
+LUMINANCE = (0.2989, 0.5870, 0.1140)  # tf.image.rgb_to_grayscale's weights: what the own-folder pipelines use
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class Luminance(keras.layers.Layer):
+    """RGB pixels (..., 3) -> grayscale (..., 1), weighted as the data pipelines convert colour images; builtin
+    TFLite ops (MUL, SUM) once exported."""
+
+    def call(self, inputs):
+        weights = keras.ops.convert_to_tensor(LUMINANCE, dtype=inputs.dtype)
+        return keras.ops.sum(inputs * weights, axis=-1, keepdims=True)
+
+
+def rgb_input(model, input_shape):
+    """`model`, which takes grayscale images of `input_shape` (height, width, 1), as a model that takes RGB images:
+    the file the image task APIs (3 or 4 channels only) can run."""
+    inputs = keras.Input((*input_shape[:-1], 3), name="rgb")
+    return keras.Model(inputs, model(Luminance(name="luminance")(inputs), training=False), name="rgb_input")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from typing import Any, Mapping
@@ -126,7 +127,7 @@ class ClassificationTask(Task):
             return {"test_accuracy": acc, "accuracy_change_vs_keras": acc - reference,
                     "argmax_agreement_vs_keras": float(np.mean(probs.argmax(1) == keras_probs.argmax(1)))}
 
-        return [ExportGraph(
+        graph = ExportGraph(
             name="model", model=model, original=original, inputs=x, score=score,
             input={"kind": info.input_kind, "shape": list(info.input_shape), "dtype": info.input_dtype,
                    "layout": "NHWC" if info.input_kind == "image" else None, "range": list(info.input_range),
@@ -137,4 +138,30 @@ class ClassificationTask(Task):
             calibration=calibration_batches(dataset_inputs(data.train), calibration, batch),
             summary={"keras_test_accuracy": keras_acc, "test_examples": int(len(y))}, outputs=keras_probs,
             val_loss=val_loss, loss_unit="accuracy points (validation split)",
-        )]
+        )
+        if info.input_kind == "image" and info.input_shape[-1] == 1:
+            return [graph, rgb_graph(graph, original)]
+        return [graph]
+
+
+def rgb_graph(graph, original):
+    """A grayscale classifier's graph again, taking RGB images converted to grayscale in the graph (`model_rgb`): the
+    image task APIs (MediaPipe's ImageClassifier) take 3 or 4 channels only. Scored on the test images with their
+    gray value in every channel, against the grayscale Keras model."""
+    from zoo.models.layers import LUMINANCE, rgb_input
+
+    shape = graph.input_shape
+
+    def calibration():
+        for x in graph.calibration():
+            yield np.repeat(x, 3, axis=-1)
+
+    rgb = dict(graph.input, shape=[*shape[:-1], 3], colour="RGB", preprocessing=(
+        f"{graph.input['preprocessing']}; RGB in, converted to grayscale in the graph as "
+        f"{LUMINANCE[0]} R + {LUMINANCE[1]} G + {LUMINANCE[2]} B (tf.image.rgb_to_grayscale)").lstrip("; "),
+        converted="rgb_to_grayscale")
+    return dataclasses.replace(graph, name="model_rgb", model=rgb_input(graph.model, shape),
+                               original=rgb_input(original, shape), input=rgb,
+                               inputs=np.repeat(graph.inputs, 3, axis=-1), calibration=calibration, outputs=None,
+                               val_loss=lambda predict_file: graph.val_loss(
+                                   lambda x: predict_file(np.repeat(x, 3, axis=-1))), summary={})
