@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -33,6 +33,7 @@ class Making:
     min_ratio: float
     latency_runs: int
     log: Callable
+    general: Optional[dict] = None  # the file's general metadata (name, version, description); None: --no-metadata
 
 
 def float_ops(calibrated: quantize.Calibrated, variant: str) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from export import make, quantize, report as reporting, signature as signing, tflite, variants, verify
+from export import card, make, metadata, quantize, report as reporting, signature as signing, tflite, variants, verify
 from zoo import files
 from zoo.errors import UsageError, ZooError, first_line
 
@@ -50,8 +50,10 @@ def check_options(recipe, task, *, variant_names, batch, calibration_samples, la
 
 def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500, int8_io="int8",
                allow_flex=False, data_dir=None, latency_runs=200, prune=None, prune_epochs=2,
-               prune_lr_scale=0.1, quantizer="litert", max_loss=0.5, min_ratio=2.5, log=print) -> dict:
-    """Export one run folder; the library form of `python -m export`. Returns the report."""
+               prune_lr_scale=0.1, quantizer="litert", max_loss=0.5, min_ratio=2.5, with_metadata=True,
+               log=print) -> dict:
+    """Export one run folder; the library form of `python -m export`. Returns the report. `with_metadata`: embed
+    TFLite metadata in the classifier files (export/metadata.py)."""
     from zoo.run import Run
 
     variant_names = variants
@@ -60,6 +62,9 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
     check_options(recipe, task, variant_names=variant_names, batch=batch, calibration_samples=calibration_samples,
                   latency_runs=latency_runs, prune=prune, prune_epochs=prune_epochs, quantizer=quantizer,
                   int8_io=int8_io, max_loss=max_loss, min_ratio=min_ratio)
+    if with_metadata and task.gives_labels and metadata.missing():
+        raise UsageError(f"{metadata.missing()}: the classifier files embed TFLite metadata; install the writers "
+                         f"with `{metadata.INSTALL}`, or export with --no-metadata")
     target, owned = (Path(out), False) if out else (opened.folder / "export", True)
     files.check_output(target, "export", owned=owned)  # before any work
     model = opened.model()
@@ -74,7 +79,8 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
     log(f"{recipe.name}: export graphs {', '.join(g.name for g in graphs)}; Keras float32 "
         f"{reporting.numbers(summary)} (export twin vs trained model: max |diff| {twin_diff:.1e})")
     options = dict(batch=batch, int8_io=int8_io, allow_flex=allow_flex, latency_runs=latency_runs, log=log,
-                   quantizer=quantizer, max_loss=max_loss, min_ratio=min_ratio)
+                   quantizer=quantizer, max_loss=max_loss, min_ratio=min_ratio,
+                   general=general_metadata(opened, data.info) if with_metadata else None)
     results, failures = {}, {}
     for graph in graphs:
         more, more_failures = export_graph(graph, output, "", variant_names, **options)
@@ -92,15 +98,28 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
             files.write_text(output.path("labels.txt"), "\n".join(g.output["labels"]) + "\n")
     for name, content in data.files.items():  # the run's own vocab.txt, already read by load_data: an app needs it
         files.write_text(output.path(name), content)
-    files.write_json(output.path("signature.json"), signing.build(opened, graphs, batch, results))
+    signature = signing.build(opened, graphs, batch, results)
+    files.write_json(output.path("signature.json"), signature)
     settings = {"twin_max_abs_diff": twin_diff, "batch": batch, "calibration_samples": calibration_samples,
                 "int8_io": int8_io, "quantizer": quantizer, "max_loss": max_loss, "min_ratio": min_ratio,
                 "prune": prune, "prune_epochs": prune_epochs if prune else None}
     report = reporting.build(opened, summary, settings, results, failures)
     files.write_json(output.path("report.json"), report)
     files.write_text(output.path("report.md"), reporting.markdown(report))
+    files.write_text(output.path("MODEL_CARD.md"), card.markdown(opened, report, signature))
     output.finish()  # earlier exports' other files stay, as they always did
     return report
+
+
+def general_metadata(opened, info) -> dict:
+    """What every file's metadata says about the model: name, version, and a description with the training command
+    and data."""
+    from zoo.version import __version__
+
+    command = opened.record.get("command") or f"python -m zoo.train {opened.recipe.name}"
+    return {"name": opened.recipe.name, "version": f"zoo {__version__}, run {opened.folder.name}",
+            "description": f"{opened.recipe.description.rstrip('.')}. Trained with `{command}` on {info.name} ({info.source}). "
+                           "Inputs, outputs and labels: signature.json and MODEL_CARD.md beside the file."}
 
 
 def check_twin(opened, graphs) -> float:
@@ -186,7 +205,7 @@ def refusal(graph, variant: str, content: bytes, outputs, m: make.Making):
 
 
 def convert_and_verify(graph, fixed_sm: Path, output, prefix: str, variant_names, *, int8_io, allow_flex,
-                       latency_runs, log, quantizer="litert", max_loss=0.5, min_ratio=2.5):
+                       latency_runs, log, quantizer="litert", max_loss=0.5, min_ratio=2.5, general=None):
     """Convert the fixed-batch SavedModel to float32, make each variant from that file (`export/make.py`), run
     each with LiteRT and keep the files that pass."""
     from export import prune as pruning
@@ -204,7 +223,8 @@ def convert_and_verify(graph, fixed_sm: Path, output, prefix: str, variant_names
                     calibrated=quantize.Calibrated(float_content, graph.calibration), layer_inputs=layer_inputs,
                     sample=graph.inputs[:PARITY_EXAMPLES], keras_out=keras_out,
                     scale=max(1.0, float(np.max(np.abs(keras_out)))), int8_io=int8_io, allow_flex=allow_flex,
-                    quantizer=quantizer, max_loss=max_loss, min_ratio=min_ratio, latency_runs=latency_runs, log=log)
+                    quantizer=quantizer, max_loss=max_loss, min_ratio=min_ratio, latency_runs=latency_runs, log=log,
+                    general=general)
     results, failures = {}, {}
     for variant in variant_names:
         name = f"{graph.name}_{prefix}{variant}.tflite"
@@ -219,6 +239,17 @@ def convert_and_verify(graph, fixed_sm: Path, output, prefix: str, variant_names
         if reason:
             failures[key(variant)] = reason
             continue
+        io = verify.io_details(content)
+        if m.general is not None and metadata.kind(graph):
+            plain, content = content, metadata.embed(
+                content, graph, io, dict(m.general, name=f"{m.general['name']} ({graph.name}, {variant})"))
+            if not np.array_equal(verify.Runner(content).predict(m.sample), outputs[: len(m.sample)]):
+                failures[key(variant)] = "the file with metadata computes other outputs than the file without it"
+                continue
+            io["metadata"] = True
+            extra = dict(extra, metadata_bytes=len(content) - len(plain))
+        task, why_not = metadata.mediapipe_task(graph, io)
+        io["mediapipe"] = {"task": task, **({"why_not": why_not} if why_not else {})}
         with files.atomic_path(output.path(name)) as tmp:
             tmp.write_bytes(content)
         scores = graph.score(outputs) if graph.score else {}
@@ -238,7 +269,7 @@ def convert_and_verify(graph, fixed_sm: Path, output, prefix: str, variant_names
             "latency_ms_all_threads": verify.latency_ms(content, m.sample, os.cpu_count(), latency_runs),
             "ops": ops,
             "shape_ops": sorted(set(ops) & verify.SHAPE_OPS),
-            "io": verify.io_details(content),
+            "io": io,
             **extra,
             "layers": quantize.worst_layers(layers, LAYERS_IN_REPORT),
         }

@@ -1,0 +1,140 @@
+"""MediaPipe Tasks' ImageClassifier against the LiteRT interpreter on real test images (issue #29's targets).
+
+    python -m benchmarks.mediapipe                                # cnn_mnist, trained with its defaults first
+    python -m benchmarks.mediapipe cnn_mnist mlp_mnist cnn_fashion_mnist cnn_cifar10
+    python -m benchmarks.mediapipe --render-only
+
+For each recipe the train benchmark's run (benchmarks/out/runs/RECIPE-seed0, trained first if missing) is exported
+with `--quantize float32,int8 --int8-io float32` into OUT/mediapipe/RECIPE. The first 2,000 test images then go
+through MediaPipe's ImageClassifier (export/clients/mediapipe_classify.py in MediaPipe's own environment, a fresh
+process, given the model path and max_results only) and through the LiteRT interpreter: top-1 agreement, the
+largest score difference, category names against labels.txt, and the p50 time of one classification (MediaPipe's
+classify call, image conversion included; the interpreter's invoke on a ready tensor). Grayscale recipes go through
+their model_rgb_* files, each image's gray value in all three channels.
+
+Targets: top-1 agreement >= 99.9%; scores within 1e-4 (float32) or one output quantisation step (1/256, int8);
+metadata under 2 KB plus the labels file. Results are merged into benchmarks/results/mediapipe.json by (recipe,
+machine); the table between the `results:mediapipe` markers of docs/results.md is rebuilt from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import HERE, ROOT, export_run, finished_run, machine, merge_by_machine, save
+
+IMAGES = 2000
+TOLERANCE = {"float32": 1e-4, "int8": 1 / 256}
+CLIENT = ROOT / "export" / "clients" / "mediapipe_classify.py"
+PYTHON = Path(os.environ.get("ZOO_MEDIAPIPE_PYTHON", ROOT / ".venv-mediapipe" / "bin" / "python"))
+
+
+def test_images(run_dir: Path, count: int) -> np.ndarray:
+    from zoo.run import Run
+
+    opened = Run(run_dir)
+    source = opened.record["data"]["source"].split(" (")[0]
+    data = opened.data(source if Path(source).is_dir() else None)
+    batches, held = [], 0
+    for x, _ in data.test:
+        batches.append(np.asarray(x))
+        held += len(batches[-1])
+        if held >= count:
+            break
+    return np.concatenate(batches)[:count]
+
+
+def measure(recipe: str, out: Path) -> list[dict]:
+    from export import verify
+
+    run_dir = finished_run(recipe, None, out)
+    folder = out / "mediapipe" / recipe
+    if export_run(run_dir, ["--quantize", "float32,int8", "--int8-io", "float32", "--latency-runs", "100",
+                            "--out", str(folder)]) != 0:
+        raise SystemExit(f"the export of {run_dir} failed")
+    report = json.loads((folder / "report.json").read_text())
+    labels = (folder / "labels.txt").read_text().splitlines()
+    pixels = test_images(run_dir, IMAGES)
+    rgb = np.repeat(pixels, 3, axis=-1) if pixels.shape[-1] == 1 else pixels
+    stem = "model_rgb" if pixels.shape[-1] == 1 else "model"
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        np.save(Path(tmp) / "images.npy", rgb.astype(np.uint8))
+        for variant in ("float32", "int8"):
+            name = f"{stem}_{variant}.tflite"
+            done = subprocess.run([str(PYTHON), str(CLIENT), str(folder / name), str(Path(tmp) / "images.npy"),
+                                   str(Path(tmp) / "out.json")], capture_output=True, text=True)
+            if done.returncode:
+                raise SystemExit(f"MediaPipe failed on {name}: {done.stderr[-1500:]}")
+            found = json.loads((Path(tmp) / "out.json").read_text())
+            lite = verify.Runner((folder / name).read_bytes()).predict(rgb.astype(np.float32))
+            tops = np.array([r[0]["index"] for r in found["results"]])
+            art = report["artifacts"][name]
+            rows.append({
+                "recipe": recipe, "file": name, "variant": variant, "images": len(rgb),
+                "top1_agreement": float(np.mean(tops == lite.argmax(1))),
+                "max_score_diff": float(max(abs(c["score"] - lite[i, c["index"]])
+                                            for i, r in enumerate(found["results"]) for c in r)),
+                "names_match_labels": all(c["name"] == labels[c["index"]] for r in found["results"] for c in r),
+                "mediapipe_p50_ms": float(np.median(found["ms"])),
+                "interpreter_p50_ms": art["latency_ms_1_thread"]["p50"],
+                "metadata_bytes": art.get("metadata_bytes"), "labels_bytes": len("\n".join(labels)) + 1,
+                "mediapipe": found["mediapipe"], "data": json.loads((run_dir / "hparams.json").read_text())[
+                    "data"]["source"]})
+    return rows
+
+
+def met(r: dict) -> bool:
+    return (r["top1_agreement"] >= 0.999 and r["max_score_diff"] <= TOLERANCE[r["variant"]]
+            and r["names_match_labels"] and r["metadata_bytes"] < 2048 + r["labels_bytes"])
+
+
+def table(saved: dict) -> str:
+    lines = []
+    for where, entry in saved["machines"].items():
+        lines += [f"Measured {', '.join(entry['dates'])} on **{where}** with `python -m benchmarks.mediapipe`: the first "
+                  f"{IMAGES:,} test images of each recipe through MediaPipe Tasks' ImageClassifier (mediapipe "
+                  f"{entry['rows'][0]['mediapipe']}, Python, its own environment, model path and max_results only) "
+                  "and through the LiteRT interpreter. Grayscale recipes through their model_rgb files.", "",
+                  "| recipe | file | top-1 agreement (≥ 99.9%) | max score diff (≤ 1e-4 float32, ≤ 1/256 int8) | "
+                  "category names = labels | metadata bytes (< 2 KB + labels) | p50 ms MediaPipe | p50 ms interpreter | "
+                  "met |", "|---|---|---|---|---|---|---|---|---|"]
+        for r in sorted(entry["rows"], key=lambda r: (r["recipe"], r["file"])):
+            lines.append(f"| `{r['recipe']}` | `{r['file']}` | {r['top1_agreement']:.2%} | {r['max_score_diff']:.1e} | "
+                         f"{'yes' if r['names_match_labels'] else 'no'} | {r['metadata_bytes']:,} (+ {r['labels_bytes']} "
+                         f"labels) | {r['mediapipe_p50_ms']:.3f} | {r['interpreter_p50_ms']:.3f} | "
+                         f"{'✅' if met(r) else '❌'} |")
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("recipes", nargs="*", default=["cnn_mnist"])
+    p.add_argument("--out", default=str(HERE / "out"))
+    p.add_argument("--render-only", action="store_true", help="rebuild the tables from results/mediapipe.json")
+    p.add_argument("--no-docs", action="store_true", help="do not rewrite the table in the docs")
+    args = p.parse_args()
+    path = HERE / "results" / "mediapipe.json"
+    if args.render_only:
+        save("mediapipe", table(json.loads(path.read_text())), None, docs=not args.no_docs)
+        return 0
+    if not PYTHON.is_file():
+        raise SystemExit(f"no MediaPipe environment at {PYTHON}: python -m venv .venv-mediapipe && "
+                         ".venv-mediapipe/bin/pip install -r requirements/mediapipe-client.txt")
+    rows = [r for name in args.recipes for r in measure(name, Path(args.out))]
+    saved = merge_by_machine(path, rows, key=lambda r: (r["recipe"], r["file"]))
+    save("mediapipe", table(saved), saved, docs=not args.no_docs)
+    where, _ = machine()
+    return 0 if all(met(r) for r in saved["machines"][where]["rows"]) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
