@@ -159,3 +159,18 @@ def merge_by_machine(path: Path, rows: list[dict], key) -> dict:
     entry["dates"] = sorted(set(entry["dates"]) | {time.strftime("%Y-%m-%d")})
     entry["machine_details"] = details
     return saved
+
+
+def add_result_options(p, section: str) -> None:
+    """--out, --no-docs and --render-only, as every benchmark that saves a `section` takes them."""
+    p.add_argument("--out", default=str(HERE / "out"), help="where runs and exports go (default benchmarks/out)")
+    p.add_argument("--no-docs", action="store_true", help="do not rewrite the table in the docs")
+    p.add_argument("--render-only", action="store_true", help=f"rebuild the table from results/{section}.json")
+
+
+def render_only(args, section: str, table) -> bool:
+    """With --render-only, rebuild SECTION's table from its saved results (True: nothing else to do)."""
+    if args.render_only:
+        save(section, table(json.loads((HERE / "results" / f"{section}.json").read_text())), None,
+             docs=not args.no_docs)
+    return args.render_only

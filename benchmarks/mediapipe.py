@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import HERE, ROOT, export_run, finished_run, machine, merge_by_machine, save
+from benchmarks.common import (HERE, ROOT, add_result_options, export_run, finished_run, machine, merge_by_machine,
+                               render_only, save)
 
 IMAGES = 2000
 TOLERANCE = {"float32": 1e-4, "int8": 1 / 256}
@@ -118,14 +119,11 @@ def table(saved: dict) -> str:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("recipes", nargs="*", default=["cnn_mnist"])
-    p.add_argument("--out", default=str(HERE / "out"))
-    p.add_argument("--render-only", action="store_true", help="rebuild the tables from results/mediapipe.json")
-    p.add_argument("--no-docs", action="store_true", help="do not rewrite the table in the docs")
+    add_result_options(p, "mediapipe")
     args = p.parse_args()
-    path = HERE / "results" / "mediapipe.json"
-    if args.render_only:
-        save("mediapipe", table(json.loads(path.read_text())), None, docs=not args.no_docs)
+    if render_only(args, "mediapipe", table):
         return 0
+    path = HERE / "results" / "mediapipe.json"
     if not PYTHON.is_file():
         raise SystemExit(f"no MediaPipe environment at {PYTHON}: python -m venv .venv-mediapipe && "
                          ".venv-mediapipe/bin/pip install -r requirements/mediapipe-client.txt")

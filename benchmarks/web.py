@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import HERE, export_run, finished_run, machine, save
+from benchmarks.common import HERE, add_result_options, export_run, finished_run, machine, render_only, save
 
 VARIANTS = ("float32", "int8")
 FILES = tuple(f"model_{v}.tflite" for v in VARIANTS)
@@ -102,13 +102,9 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run-dir", help="a finished cnn_mnist run (default: the train benchmark's seed-0 run)")
     p.add_argument("--examples", type=int, default=1000)
-    p.add_argument("--out", default=str(HERE / "out"))
-    p.add_argument("--no-docs", action="store_true", help="do not rewrite the table in the docs")
-    p.add_argument("--render-only", action="store_true", help="rebuild the table from results/web.json")
+    add_result_options(p, "web")
     args = p.parse_args()
-    path = HERE / "results" / "web.json"
-    if args.render_only:
-        save("web", table(json.loads(path.read_text())), None, docs=not args.no_docs)
+    if render_only(args, "web", table):
         return 0
     run_dir = finished_run("cnn_mnist", args.run_dir, Path(args.out))
     if run_dir is None:
