@@ -67,6 +67,8 @@ def main(argv=None) -> int:
     p.add_argument("--no-metadata", action="store_true", help="write the classifier files without TFLite metadata "
                    "(by default each carries its name, version, training command, input normalisation and labels, "
                    "so MediaPipe Tasks loads it as it is; needs requirements/mediapipe-writer.txt)")
+    p.add_argument("--no-rgb", action="store_true", help="grayscale classifiers: leave out the model_rgb_* files "
+                   "(RGB input converted to grayscale in the graph, for MediaPipe's image classifier)")
     p.add_argument("--out", metavar="DIR", help="output folder (default RUN_DIR/export)")
     p.add_argument("--data-dir", metavar="DIR", help="where the dataset's files are (as for zoo.train)")
     p.add_argument("--latency-runs", type=int, default=200, help="timed runs per latency measurement (default 200)")
@@ -81,7 +83,8 @@ def main(argv=None) -> int:
                             calibration_samples=args.calibration_samples, int8_io=args.int8_io,
                             allow_flex=args.allow_flex, data_dir=args.data_dir, latency_runs=args.latency_runs,
                             prune=args.prune, prune_epochs=args.prune_epochs, quantizer=args.quantizer,
-                            max_loss=args.max_loss, min_ratio=args.min_ratio, with_metadata=not args.no_metadata)
+                            max_loss=args.max_loss, min_ratio=args.min_ratio, with_metadata=not args.no_metadata,
+                            rgb=not args.no_rgb)
         folder = Path(args.out) if args.out else Path(args.run_dir) / "export"
         for variant, why in report["failures"].items():
             print(f"error: {variant}: {why}", file=sys.stderr)

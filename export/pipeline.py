@@ -51,9 +51,10 @@ def check_options(recipe, task, *, variant_names, batch, calibration_samples, la
 def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500, int8_io="int8",
                allow_flex=False, data_dir=None, latency_runs=200, prune=None, prune_epochs=2,
                prune_lr_scale=0.1, quantizer="litert", max_loss=0.5, min_ratio=2.5, with_metadata=True,
-               log=print) -> dict:
+               rgb=True, log=print) -> dict:
     """Export one run folder; the library form of `python -m export`. Returns the report. `with_metadata`: embed
-    TFLite metadata in the classifier files (export/metadata.py)."""
+    TFLite metadata in the classifier files (export/metadata.py); `rgb`: also export a grayscale classifier's
+    `model_rgb` graph (RGB input, for the image task APIs)."""
     from zoo.run import Run
 
     variant_names = variants
@@ -73,7 +74,7 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
     files.clean_temporaries(output.folder)  # what a killed export left behind (only the zoo's own temporaries)
 
     model32 = tflite.float32_clone(model, data.info.input_shape, data.info.input_dtype)
-    graphs = task.export_graphs(model32, model, data, batch, calibration_samples)
+    graphs = wanted(task.export_graphs(model32, model, data, batch, calibration_samples), rgb)
     twin_diff = check_twin(opened, graphs)
     summary = {k: v for g in graphs for k, v in g.summary.items()}
     log(f"{recipe.name}: export graphs {', '.join(g.name for g in graphs)}; Keras float32 "
@@ -88,7 +89,7 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
         failures.update(more_failures)
     if prune is not None:
         for graph in pruned_graphs(opened, model, data, output, prune, prune_epochs, prune_lr_scale, batch,
-                                   calibration_samples, summary.get("keras_test_accuracy"), log):
+                                   calibration_samples, summary.get("keras_test_accuracy"), rgb, log):
             more, more_failures = export_graph(graph, output, "pruned_", variant_names, **options)
             results.update(more)
             failures.update({f"pruned {k}": v for k, v in more_failures.items()})
@@ -109,6 +110,11 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
     files.write_text(output.path("MODEL_CARD.md"), card.markdown(opened, report, signature))
     output.finish()  # earlier exports' other files stay, as they always did
     return report
+
+
+def wanted(graphs: list, rgb: bool) -> list:
+    """The task's graphs, without the RGB copies of grayscale classifiers when `rgb` is off (--no-rgb)."""
+    return [g for g in graphs if rgb or not g.input.get("converted")]
 
 
 def general_metadata(opened, info) -> dict:
@@ -137,7 +143,7 @@ def check_twin(opened, graphs) -> float:
 
 
 def pruned_graphs(opened, model, data, output, prune, prune_epochs, prune_lr_scale, batch, calibration_samples,
-                  reference, log):
+                  reference, rgb, log):
     """A magnitude-pruned, fine-tuned float32 copy of the model (saved as model_pruned.keras) and its graphs."""
     from export import prune as pruning
 
@@ -151,7 +157,7 @@ def pruned_graphs(opened, model, data, output, prune, prune_epochs, prune_lr_sca
         validation_ds=data.val, verbose=2)
     with files.atomic_path(output.path("model_pruned.keras")) as tmp:
         pruned.save(tmp)
-    graphs = task.export_graphs(pruned, pruned, data, batch, calibration_samples, reference=reference)
+    graphs = wanted(task.export_graphs(pruned, pruned, data, batch, calibration_samples, reference=reference), rgb)
     for graph in graphs:
         log(f"pruned Keras {graph.name}: sparsity {sparsity:.3f}, {reporting.numbers(graph.summary)}")
     return graphs

@@ -29,7 +29,8 @@ ALL = export_cli.parse_variants("all,auto")  # float32 by the converter, every o
 
 
 def do_export(run, data, **kw):
-    args = dict(variants=ALL, data_dir=str(data), latency_runs=5, log=lambda s: None)
+    """The library form of python -m export; without model_rgb unless asked (rgb=True; tests/test_metadata.py)."""
+    args = dict(variants=ALL, data_dir=str(data), latency_runs=5, log=lambda s: None, rgb=False)
     args.update(kw)
     return export_cli.export_run(run, **args)
 
@@ -79,8 +80,7 @@ def test_serving_saved_model_takes_any_batch_size(exported):
         out = serve(input=tf.constant(x[:n], tf.float32))["probabilities"].numpy()
         assert out.shape == (n, 10) and out.dtype == np.float32
         np.testing.assert_allclose(out, np.asarray(model(x[:n])), atol=1e-5)
-    shipped = sorted(p.name for p in (run / "export").iterdir() if "saved_model" in p.name)
-    assert shipped == ["saved_model", "saved_model_rgb"]  # no fixed-batch graph; the second is model_rgb's
+    assert [p.name for p in (run / "export").iterdir() if "saved_model" in p.name] == ["saved_model"]
     sig = json.loads((run / "export" / "signature.json").read_text())["graphs"]["model"]["saved_model"]
     assert sig["input_shape"] == [None, 28, 28, 1] and sig["signature"] == "serving_default"
     assert sig["dir"] == "saved_model" and sig["output"] == "probabilities"
@@ -99,8 +99,7 @@ def test_float32_tflite_matches_keras_within_1e_5(exported):
 def test_signature_tells_an_app_everything(exported):
     run, _, _ = exported
     sig = json.loads((run / "export" / "signature.json").read_text())
-    assert sig["task"] == "classification" and list(sig["graphs"]) == ["model", "model_rgb"]  # rgb: grayscale input
-    assert set(sig["graphs"]["model_rgb"]["files"]) == {f"model_rgb_{v}.tflite" for v in ALL}
+    assert sig["task"] == "classification" and list(sig["graphs"]) == ["model"]
     graph = sig["graphs"]["model"]
     assert graph["input"]["shape"] == [1, 28, 28, 1] and graph["input"]["dtype"] == "float32"
     assert graph["input"]["range"] == [0.0, 255.0] and "rescales inside" in graph["input"]["preprocessing"]
@@ -305,7 +304,7 @@ def test_every_classification_recipe_exports(name, tmp_path):
     # epochs reached 21% test accuracy on an AVX2-only AMD EPYC and int8 agreed on 86% (at 16: 35% and 100%)
     more = {"batch_size": 16} if name == "resnet56_cifar10" else {}
     run, data = tiny_run(tmp_path, name=name, epochs=6, **more)
-    report = do_export(run, data, variants=["float32", "int8"])
+    report = do_export(run, data, variants=["float32", "int8"], rgb=True)  # grayscale ones: model_rgb files too
     assert report["failures"] == {}
     assert report["artifacts"]["model_float32.tflite"]["max_abs_diff_vs_keras"] <= 1e-5
     assert report["artifacts"]["model_int8.tflite"]["argmax_agreement_vs_keras"] >= 0.95

@@ -33,8 +33,9 @@ VARIANTS = ["float32", "int8", "dynamic", "weights_int4"]
 def both(tmp_path_factory):
     """A grayscale classifier exported with and without metadata (int8 with float32 I/O, which MediaPipe feeds)."""
     run, data = tiny_run(tmp_path_factory.mktemp("md"), epochs=4)
-    with_md = do_export(run, data, variants=VARIANTS, int8_io="float32")
-    plain = do_export(run, data, variants=VARIANTS, int8_io="float32", out=str(run / "plain"), with_metadata=False)
+    with_md = do_export(run, data, variants=VARIANTS, int8_io="float32", rgb=True)
+    plain = do_export(run, data, variants=VARIANTS, int8_io="float32", out=str(run / "plain"), with_metadata=False,
+                      rgb=True)
     return run, data, with_md, plain
 
 
@@ -162,8 +163,15 @@ def test_export_without_the_writer_says_how_to_install_it_before_any_work(both, 
     run, data, _, _ = both
     monkeypatch.setattr(metadata, "missing", lambda: "MediaPipe's metadata writers do not load (ImportError: x)")
     with pytest.raises(UsageError, match="requirements/mediapipe-writer.txt.*--no-metadata"):
-        do_export(run, data, variants=["float32"], out=str(tmp_path / "e"))
+        do_export(run, data, variants=["float32"], out=str(tmp_path / "e"), rgb=True)
     assert not (tmp_path / "e").exists()
+
+
+def test_no_rgb_leaves_the_rgb_files_out(both, tmp_path):
+    run, data, _, _ = both
+    report = do_export(run, data, variants=["float32"], out=str(tmp_path / "e"), rgb=False)
+    assert set(report["artifacts"]) == {"model_float32.tflite"}
+    assert list(json.loads((tmp_path / "e" / "signature.json").read_text())["graphs"]) == ["model"]
 
 
 def test_the_writer_loads_in_a_fresh_process_without_noise():

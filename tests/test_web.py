@@ -185,7 +185,8 @@ TRICKY = ["A gripping FILM.<br /><br />Loved it!!! 10/10", "Dull—dull, DULL (r
 
 
 @needs_browser
-@pytest.mark.parametrize("name", ["transformer_imdb", "bilstm_imdb"])  # the BiLSTM's file: four WHILE loops
+@pytest.mark.parametrize("name", ["transformer_imdb",  # the BiLSTM's file (four WHILE loops, 32 s): slow set
+                                  pytest.param("bilstm_imdb", marks=pytest.mark.slow)])
 def test_the_text_page_tokenises_as_training_does_and_agrees_with_python(tmp_path_factory, name):
     out, data = export(tmp_path_factory.mktemp("webtext"), name, ["float32"], epochs=3)
     folder = Path(web.build(out, log=lambda s: None)["folder"])
