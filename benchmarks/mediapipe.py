@@ -21,20 +21,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import (HERE, ROOT, add_result_options, export_run, finished_run, machine, merge_by_machine,
+from export import clients
+from benchmarks.common import (HERE, add_result_options, export_run, finished_run, machine, merge_by_machine,
                                render_only, save)
 
 IMAGES = 2000
 TOLERANCE = {"float32": 1e-4, "int8": 1 / 256}
-CLIENT = ROOT / "export" / "clients" / "mediapipe_classify.py"
-PYTHON = Path(os.environ.get("ZOO_MEDIAPIPE_PYTHON", ROOT / ".venv-mediapipe" / "bin" / "python"))
+CLIENT = clients.MEDIAPIPE_CLASSIFY
+PYTHON = clients.mediapipe_python()
 
 
 def test_images(run_dir: Path, count: int) -> np.ndarray:

@@ -16,6 +16,8 @@ from __future__ import annotations
 import functools
 from typing import Optional
 
+from zoo.errors import first_line
+
 INSTALL = "pip install --no-deps -r requirements/mediapipe-writer.txt"
 AUTHOR = "trained and exported with zoo (the training command is in the description)"
 LICENSE = "the zoo's code: Apache-2.0; the weights were trained on the data named in the description, under its terms"
@@ -35,7 +37,7 @@ def missing() -> Optional[str]:
         with contextlib.redirect_stderr(held):
             from mediapipe.tasks.python.metadata.metadata_writers import metadata_writer  # noqa: F401
     except Exception as e:  # noqa: BLE001 - an ImportError, or a compiled module that does not load
-        return f"MediaPipe's metadata writers do not load ({type(e).__name__}: {str(e).splitlines()[0][:120]})"
+        return f"MediaPipe's metadata writers do not load ({type(e).__name__}: {first_line(e, 120)})"
     return None
 
 

@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from export import metadata, verify
+from export import clients, metadata, verify
 from test_export import do_export, tiny_run
 from zoo.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
-CLIENT = ROOT / "export" / "clients" / "mediapipe_classify.py"
-MEDIAPIPE_PYTHON = Path(os.environ.get("ZOO_MEDIAPIPE_PYTHON", ROOT / ".venv-mediapipe" / "bin" / "python"))
+CLIENT = clients.MEDIAPIPE_CLASSIFY
+MEDIAPIPE_PYTHON = clients.mediapipe_python()
 needs_client = pytest.mark.skipif(not MEDIAPIPE_PYTHON.is_file() and not os.environ.get("CI"),
                                   reason=f"no MediaPipe client environment at {MEDIAPIPE_PYTHON}: python -m venv "
                                   ".venv-mediapipe && .venv-mediapipe/bin/pip install -r "
