@@ -25,6 +25,19 @@ def test_reads_the_standard_layout_pixel_exact(tmp_path):
     np.testing.assert_array_equal(y_test, y[300:])
 
 
+def test_a_copy_that_names_jpg_files_is_labelled_jpeg_lossy_in_the_source(tmp_path):
+    """The official batches name .png files; a copy that names .jpg ones was re-encoded, and every record of a run
+    on it (hparams.json's data source, the model card) says so."""
+    folder = write_cifar_like(tmp_path / "data") / "cifar-10-batches-py"
+    _, where = images.CIFAR10.load_arrays(str(tmp_path / "data"))
+    assert "JPEG" not in where
+    test = pickle.loads((folder / "test_batch").read_bytes())
+    test[b"filenames"] = [b"test/cat/%04d.jpg" % i for i in range(len(test[b"labels"]))]
+    (folder / "test_batch").write_bytes(pickle.dumps(test, protocol=2))
+    _, where = images.CIFAR10.load_arrays(str(tmp_path / "data"))
+    assert where.startswith(str(folder.parent)) and "JPEG-lossy copy" in where and "not comparable" in where
+
+
 def test_tar_archive_keras_cache_and_data_dir_subfolder(tmp_path, monkeypatch):
     src = write_cifar_like(tmp_path / "src") / "cifar-10-batches-py"
     archive_dir = tmp_path / "archive"

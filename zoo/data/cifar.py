@@ -18,11 +18,14 @@ from typing import Callable, Optional
 import numpy as np
 
 from zoo.data.sources import Arrays, Source, _read_bytes
+from zoo.data.types import Noted
 from zoo.errors import DataError
 
 CIFAR_TRAIN = tuple(f"data_batch_{k}" for k in range(1, 6))
 CIFAR_TEST = "test_batch"
 CIFAR_DIR = "cifar-10-batches-py"
+JPEG_COPY = ("a JPEG-lossy copy: its batches name .jpg files, where the official release's name .png, so its "
+             "pixels were re-encoded and accuracies on it are not comparable with published CIFAR-10 numbers")
 CIFAR_ARCHIVES = ("cifar-10-python.tar.gz", "cifar-10-batches-py.tar.gz")  # the official name, Keras's cache name
 
 
@@ -42,13 +45,20 @@ class _ArrayUnpickler(pickle.Unpickler):
 
 def read_cifar_batch(raw: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
     """One CIFAR-10 python batch (a pickled dict with `data` (N, 3072) uint8 and `labels`) -> NHWC uint8, labels."""
+    return _arrays(_unpickle(raw, where), where)
+
+
+def _unpickle(raw: bytes, where: str) -> dict:
     try:
         batch = _ArrayUnpickler(io.BytesIO(raw), encoding="bytes").load()
     except Exception as e:  # noqa: BLE001 - truncated, not a pickle, foreign objects
         raise DataError(f"{where} is not a CIFAR-10 python batch ({type(e).__name__}: {e}); replace it") from None
     if not isinstance(batch, dict):
         raise DataError(f"{where} is not a CIFAR-10 python batch (holds {type(batch).__name__}, not a dict)")
-    batch = {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in batch.items()}
+    return {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in batch.items()}
+
+
+def _arrays(batch: dict, where: str) -> tuple[np.ndarray, np.ndarray]:
     if "data" not in batch or "labels" not in batch:
         raise DataError(f"{where} lacks 'data' or 'labels'; it is not a CIFAR-10 python batch")
     data, labels = batch["data"], np.asarray(batch["labels"])
@@ -63,6 +73,14 @@ def read_cifar_batch(raw: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
     return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels
 
 
+def jpeg_named(batch: dict) -> bool:
+    """Whether a batch names its images as .jpg files: the official batches name .png files; a copy that names
+    .jpg ones was re-encoded with a lossy codec, pixels included."""
+    names = batch.get("filenames") or []
+    return any((n.decode("latin1") if isinstance(n, bytes) else str(n)).lower().endswith((".jpg", ".jpeg"))
+               for n in names[:100])
+
+
 def _cifar_reader(folder: Path) -> Optional[Callable[[], Arrays]]:
     """A loader for CIFAR-10 in `folder` (its batches, `cifar-10-batches-py/`, or the .tar.gz), or None."""
     for batches in (folder / CIFAR_DIR, folder):
@@ -74,10 +92,12 @@ def _cifar_reader(folder: Path) -> Optional[Callable[[], Arrays]]:
     return None
 
 
-def _read_cifar(read: Callable[[str], bytes], where: str) -> Arrays:
+def _read_cifar(read: Callable[[str], bytes], where: str):
     parts = [read_cifar_batch(read(name), f"{where}/{name}") for name in CIFAR_TRAIN]
-    x_test, y_test = read_cifar_batch(read(CIFAR_TEST), f"{where}/{CIFAR_TEST}")
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), x_test, y_test
+    test = _unpickle(read(CIFAR_TEST), f"{where}/{CIFAR_TEST}")
+    x_test, y_test = _arrays(test, f"{where}/{CIFAR_TEST}")
+    arrays = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), x_test, y_test
+    return Noted(arrays, JPEG_COPY) if jpeg_named(test) else arrays
 
 
 def _read_cifar_archive(path: Path) -> Arrays:

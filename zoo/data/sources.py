@@ -18,6 +18,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from zoo.data.types import Noted
 from zoo.errors import DataError, UsageError, first_line
 
 VALIDATION_SPLIT_SEED = 20240229  # fixed on purpose: the validation set never depends on --seed
@@ -201,9 +202,13 @@ def load_first(sources: Sequence[Source], dataset: str, how_to: str) -> tuple[Ar
             tried.append(f"{source.description}: not found")
             continue
         try:
-            return loader(), source.description
+            loaded = loader()
         except _TfdsFailed as e:
             tried.append(f"{source.description}: failed ({e})")
+            continue
+        if isinstance(loaded, Noted):
+            return loaded.arrays, f"{source.description}; {loaded.note}"
+        return loaded, source.description
     raise DataError(f"{dataset} not found. Looked in: " + "; ".join(tried) + f". {how_to}")
 
 

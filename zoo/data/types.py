@@ -45,3 +45,12 @@ class Datasets:
     info: DataInfo
     files: dict = dataclasses.field(default_factory=dict)  # file name -> text, derived from the training split
     summary: str = ""  # what was read, printed by training (per-class counts and skipped files of a user's folder)
+
+
+@dataclasses.dataclass(frozen=True)
+class Noted:
+    """What a loader returns when the copy it read has a caveat (a lossy re-encoding, say): the arrays and the note,
+    which joins the source's description (the run records it; the model card shows it)."""
+
+    arrays: Any  # sources.Arrays: x_train, y_train, x_test, y_test
+    note: str
