@@ -19,7 +19,8 @@ from zoo.data import text
 from zoo.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[1]
-HP = {"batch_size": 32, "validation_fraction": 0.2, "vocab_size": 300, "sequence_length": 16, "truncating": "post"}
+HP = {"batch_size": 32, "validation_fraction": 0.2, "vocab_size": 300, "sequence_length": 16, "truncating": "post",
+      "tokenizer": "keras"}
 
 
 def test_reads_jsonl_and_splits_validation_independently_of_the_seed(tmp_path):

@@ -7,6 +7,7 @@ Needs Debian's chromium and chromium-driver, selenium, and LiteRT.js from `npm c
 browser tests are skipped and say which (under CI, which installs them, they fail instead)."""
 
 import json
+import shutil
 import os
 import subprocess
 import sys
@@ -110,7 +111,7 @@ def test_a_digit_drawn_with_the_mouse_is_classified_as_the_model_sees_it(image_p
     with browser.Page(folder) as page:
         page.open()
         labels = page.draw([[(140, 50), (140, 120), (140, 230)], [(110, 230), (170, 230)]])
-        seen = page._call("const c = document.querySelector('#seen'); "
+        seen = page.call("const c = document.querySelector('#seen'); "
                           "return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data);")
         page.screenshot(tmp_path / "page.png")
     rgba = np.asarray(seen, np.float32).reshape(28, 28, 4)
@@ -202,6 +203,17 @@ def test_the_text_page_tokenises_as_training_does_and_agrees_with_python(tmp_pat
         seen = page.classify_texts(texts)
     expected = verify.Runner((folder / "model_float32.tflite").read_bytes()).predict(expected_ids)
     assert (seen.argmax(1) == expected.argmax(1)).all() and np.abs(seen - expected).max() <= 1e-4
+    # tokenizer=regex (the rule MediaPipe's TextClassifier runs): the page splits as training's regex vectorizer does
+    regex = folder.with_name("web-regex")
+    shutil.copytree(folder, regex)
+    whole = json.loads((regex / "signature.json").read_text())
+    whole["graphs"]["model"]["input"]["text"].update(text.text_description(sig["sequence_length"], sig["vocab_size"],
+                                                                           "post", "regex"))
+    (regex / "signature.json").write_text(json.dumps(whole))
+    layer = text.saved_vectorizer({"vocab.txt": (folder / "vocab.txt").read_text()}, tokenizer="regex")
+    with browser.Page(regex) as page:
+        page.open()
+        np.testing.assert_array_equal(page.tokenize(texts), text.encode(layer, texts, sig["sequence_length"], "post"))
 
 
 @needs_browser
@@ -216,7 +228,7 @@ def test_the_generator_page_draws_what_the_python_interpreter_draws(tmp_path_fac
     with browser.Page(folder) as page:
         page.open()  # the page picks the decoder (noise in, image out): the encoder has no page of its own
         assert page.error() is None
-        assert page._call("return document.querySelectorAll('#samples canvas').length;") == 16
+        assert page.call("return document.querySelectorAll('#samples canvas').length;") == 16
         seen = page.generate(noise)
     expected = verify.Runner((folder / "decoder_float32.tflite").read_bytes()).predict(noise)
     assert seen.shape == (8, 28 * 28) and np.abs(seen - expected.reshape(8, -1)).max() <= 1e-4

@@ -56,4 +56,5 @@ TRAINING_SPACE: dict[str, dict[str, Any]] = {
 
 CHOICES = {"optimizer": OPTIMIZERS, "lr_schedule": SCHEDULES, "shortcut": ("A", "B"),
            "positions": ("learned", "sine", "none"), "truncating": ("post", "pre"),
+           "tokenizer": ("keras", "regex"),
            "padding": ("same", "valid")}  # checked when hyperparameters are resolved

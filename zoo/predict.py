@@ -108,7 +108,8 @@ def predict_texts(folder, run, model, texts, top=5, invert=False, log=print, err
         raise UsageError("no text to classify: standard input held no line with text; give texts as arguments, or "
                          "one per line on standard input (`-`)")
     info = run["data"]
-    layer = text.saved_vectorizer(runs.read_data_files(folder, run), str(folder))
+    layer = text.saved_vectorizer(runs.read_data_files(folder, run), str(folder),
+                                  info["text"].get("tokenizer", "keras"))
     ids = text.encode(layer, texts, info["input_shape"][0], info["text"].get("truncating", "post"))
     shown = [repr(t if len(t) <= 60 else t[:57] + "...") for t in texts]
     _print_top(shown, np.asarray(model.predict(ids, batch_size=64, verbose=0), np.float32), info["class_names"],

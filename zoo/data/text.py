@@ -11,10 +11,12 @@ Where the reviews are looked for, in order:
 3. `tensorflow_datasets.load("imdb_reviews")`, which downloads when the machine is online.
 
 Tokenisation is `keras.layers.TextVectorization`, adapted on the training split only
-(after the fixed validation slice is taken out): lowercase, `<br />` to a space, ASCII
-punctuation deleted, split on whitespace; the `vocab_size` most frequent tokens, id 0
-for padding and 1 for out-of-vocabulary; each review truncated or padded at the end to
-`sequence_length` ids. It runs in the data pipeline, so a model takes int32 ids of a
+(after the fixed validation slice is taken out). With `tokenizer=keras` (the default): lowercase,
+`<br />` to a space, ASCII punctuation deleted, split on whitespace. With `tokenizer=regex`: split
+wherever DELIMITER matches, case kept (the rule MediaPipe's TextClassifier runs on the device, so
+an app computes exactly the ids training saw; it keeps a review's first tokens, so it needs
+`truncating=post`). Then the `vocab_size` most frequent tokens, id 0 for padding and 1 for
+out-of-vocabulary; each review truncated or padded at the end to `sequence_length` ids. It runs in the data pipeline, so a model takes int32 ids of a
 fixed length: exactly what a phone app feeds. The vocabulary is kept in the run folder
 as `vocab.txt` (line i = the token of id i) and reused by everything that encodes text
 for that run (resume, evaluate, export, `zoo.predict`).
@@ -34,21 +36,29 @@ from zoo.data import tables
 from zoo.data.types import DataInfo, Datasets
 from zoo.data.reviews import IMDB, TextDataset, load_splits  # the reading half
 from zoo.data.sources import array_pipeline, split_validation
-from zoo.errors import DataError
+from zoo.errors import DataError, UsageError
 
 VOCAB_FILE = "vocab.txt"
 PAD_ID, OOV_ID = 0, 1
 TRUNCATING = ("post", "pre")  # as keras.utils.pad_sequences: cut the end of a long text, or its start
 PUNCTUATION = string.punctuation  # !"#$%&'()*+,-./:;<=>?@[\]^_`{|}~
-STANDARDIZE = (
-    "lowercase (Unicode)",
-    "replace each '<br />' with a space",
-    f"delete these ASCII punctuation characters: {PUNCTUATION}",
-    "split on whitespace",
-)
+TOKENIZERS = ("keras", "regex")
+# tokenizer=regex: a token is a run of ASCII letters and digits; '<br />' and every other character split. RE2
+# syntax (TensorFlow's regex_replace and MediaPipe's RegexTokenizer both run RE2), which Python and JavaScript read
+# the same way.
+DELIMITER = "(?:<br />|[^A-Za-z0-9])+"
+STANDARDIZE = {
+    "keras": (
+        "lowercase (Unicode)",
+        "replace each '<br />' with a space",
+        f"delete these ASCII punctuation characters: {PUNCTUATION}",
+        "split on whitespace",
+    ),
+    "regex": (f"split wherever the delimiter regex {DELIMITER} matches (case kept)",),
+}
 # -- tokenising ---------------------------------------------------------------
 def standardize(texts):
-    """The text clean-up before splitting (see STANDARDIZE); a TensorFlow function on string tensors."""
+    """tokenizer=keras's clean-up before splitting (see STANDARDIZE); a TensorFlow function on string tensors."""
     import tensorflow as tf
 
     x = tf.strings.lower(texts, encoding="utf-8")
@@ -56,22 +66,32 @@ def standardize(texts):
     return tf.strings.regex_replace(x, "[" + re.escape(PUNCTUATION) + "]", "")
 
 
-def vectorizer(vocab_size: Optional[int] = None, vocabulary=None):
+def delimit(texts):
+    """tokenizer=regex: every DELIMITER match becomes one space, so splitting on whitespace gives its tokens."""
+    import tensorflow as tf
+
+    return tf.strings.regex_replace(texts, DELIMITER, " ")
+
+
+def vectorizer(vocab_size: Optional[int] = None, vocabulary=None, tokenizer: str = "keras"):
     """A TextVectorization layer (texts -> ragged ids): to `adapt` (vocab_size tokens at most) or with a saved
     `vocabulary`. `encode` cuts and pads its output to the model's length."""
     import keras
 
+    if tokenizer not in TOKENIZERS:
+        raise UsageError(f"tokenizer must be one of {', '.join(TOKENIZERS)}, got {tokenizer!r}")
     return keras.layers.TextVectorization(
-        max_tokens=None if vocabulary is not None else vocab_size, standardize=standardize, split="whitespace",
+        max_tokens=None if vocabulary is not None else vocab_size,
+        standardize=standardize if tokenizer == "keras" else delimit, split="whitespace",
         output_mode="int", ragged=True, vocabulary=vocabulary)
 
 
-def saved_vectorizer(files: Mapping[str, str], where: str = "the run folder"):
-    """A run's vectorizer: its saved vocabulary (`files`, as `runs.read_data_files` gives them), never adapted
-    again; training's resume, evaluate, export and predict all encode through it."""
+def saved_vectorizer(files: Mapping[str, str], where: str = "the run folder", tokenizer: str = "keras"):
+    """A run's vectorizer: its saved vocabulary (`files`, as `runs.read_data_files` gives them) and tokenizer, never
+    adapted again; training's resume, evaluate, export and predict all encode through it."""
     if not files or VOCAB_FILE not in files:
         raise DataError(f"{where} has no {VOCAB_FILE}; it is needed to encode text for this run")
-    return vectorizer(vocabulary=parse_vocab(files[VOCAB_FILE], f"{where}/{VOCAB_FILE}"))
+    return vectorizer(vocabulary=parse_vocab(files[VOCAB_FILE], f"{where}/{VOCAB_FILE}"), tokenizer=tokenizer)
 
 
 def encode(layer, texts, sequence_length: int, truncating: str = "post") -> np.ndarray:
@@ -105,14 +125,17 @@ def parse_vocab(content: str, where: str = VOCAB_FILE) -> list[str]:
     return tokens
 
 
-def text_description(sequence_length: int, vocab_size: int, truncating: str = "post") -> dict[str, Any]:
+def text_description(sequence_length: int, vocab_size: int, truncating: str = "post",
+                     tokenizer: str = "keras") -> dict[str, Any]:
     """What an app needs to turn a review into the model's ids (goes into signature.json)."""
     return {
+        "tokenizer": tokenizer,
+        **({"delimiter": DELIMITER} if tokenizer == "regex" else {}),
         "vocabulary": VOCAB_FILE,
         "vocabulary_format": "UTF-8, one token per line; line i (from 0) is the token of id i; line 0 is empty "
                              "(padding), line 1 is [UNK]",
         "vocab_size": vocab_size,
-        "standardize": list(STANDARDIZE),
+        "standardize": list(STANDARDIZE[tokenizer]),
         "pad_id": PAD_ID,
         "oov_id": OOV_ID,
         "sequence_length": sequence_length,
@@ -132,13 +155,16 @@ def load_text_classification(dataset: TextDataset, hp: Mapping[str, Any], data_d
     else:
         ((x_train, y_train), (x_test, y_test)), where = load_splits(dataset, data_dir)
     (x_tr, y_tr), (x_val, y_val) = split_validation(x_train, y_train, hp["validation_fraction"])
-    length, truncating = hp["sequence_length"], hp["truncating"]
+    length, truncating, tokenizer = hp["sequence_length"], hp["truncating"], hp["tokenizer"]
+    if tokenizer == "regex" and truncating != "post":
+        raise UsageError("tokenizer=regex keeps a text's first tokens, as MediaPipe's TextClassifier does: add "
+                         "--set truncating=post")
     if files is not None:  # a run's own vocabulary, never adapted again
-        layer = saved_vectorizer(files)
+        layer = saved_vectorizer(files, tokenizer=tokenizer)
     else:
         import tensorflow as tf
 
-        layer = vectorizer(vocab_size=hp["vocab_size"])
+        layer = vectorizer(vocab_size=hp["vocab_size"], tokenizer=tokenizer)
         layer.adapt(tf.data.Dataset.from_tensor_slices(x_tr.astype(str)).batch(1024))
     vocabulary = layer.get_vocabulary()
     info = DataInfo(
@@ -155,7 +181,7 @@ def load_text_classification(dataset: TextDataset, hp: Mapping[str, Any], data_d
                       f"{VOCAB_FILE} and cut or padded to {length} (signature.json's `text` says how)",
         input_kind="tokens",
         vocab_size=len(vocabulary),
-        text=text_description(length, len(vocabulary), truncating),
+        text=text_description(length, len(vocabulary), truncating, tokenizer),
         files=(VOCAB_FILE,) + ((tables.SUMMARY,) if summary else ()),
         folder=folder,
     )
@@ -180,4 +206,5 @@ def imdb_reviews(hp: Mapping[str, Any], data_dir: Optional[str] = None, seed: in
     return load_text_classification(IMDB, hp, data_dir, seed, files)
 
 
-__all__ = ["imdb_reviews", "IMDB", "standardize", "vectorizer", "encode", "parse_vocab", "VOCAB_FILE"]
+__all__ = ["imdb_reviews", "IMDB", "standardize", "delimit", "vectorizer", "encode", "parse_vocab", "VOCAB_FILE",
+           "TOKENIZERS", "DELIMITER"]

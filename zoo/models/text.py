@@ -25,6 +25,9 @@ TEXT_DEFAULTS = {
     # last 400.
     "sequence_length": 400,  # reviews are cut or padded to this many tokens
     "truncating": "pre",  # a longer review keeps its last tokens ("pre") or its first ones ("post")
+    # "keras": lowercase, drop punctuation, split on spaces; "regex": split as MediaPipe's TextClassifier does on
+    # the device (case kept; needs truncating=post), so its answers equal zoo.predict's (zoo/data/text.py)
+    "tokenizer": "keras",
     "text_column": "text",  # your own CSV / JSON Lines texts (zoo/data/tables.py): the column with the text
     "label_column": "label",  # ... and the one with the label
     "embed_dim": 64,

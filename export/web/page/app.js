@@ -6,14 +6,20 @@
 // classifyText(text), tokenize(text), generateFrom(noise), and `ready` (a promise of the first prediction).
 import {loadLiteRt, loadAndCompile, Tensor} from '@litertjs/core';
 
-// The text clean-up this page implements; signature.json's `text.standardize` must list exactly these steps.
+// The text clean-ups this page implements, by signature.json's `text.tokenizer`; its `text.standardize` must list
+// exactly these steps (zoo/data/text.py).
 const PUNCTUATION = '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~';
-const STANDARDIZE = [
-  'lowercase (Unicode)',
-  "replace each '<br />' with a space",
-  `delete these ASCII punctuation characters: ${PUNCTUATION}`,
-  'split on whitespace',
-];
+const DELIMITER = '(?:<br />|[^A-Za-z0-9])+';  // tokenizer=regex: the same RE2 pattern reads the same in JavaScript
+const STANDARDIZE = {
+  keras: [
+    'lowercase (Unicode)',
+    "replace each '<br />' with a space",
+    `delete these ASCII punctuation characters: ${PUNCTUATION}`,
+    'split on whitespace',
+  ],
+  regex: [`split wherever the delimiter regex ${DELIMITER} matches (case kept)`],
+};
+const DELIMITER_RE = new RegExp(DELIMITER);
 const PUNCTUATION_RE = new RegExp(`[${PUNCTUATION.replace(/[\\\]\[^-]/g, '\\$&')}]`, 'g');
 const WHITESPACE_RE = /[ \t\n\v\f\r]+/;  // TensorFlow's whitespace split: ASCII whitespace only
 const FEEDS = ['float32', 'int32', 'uint8'];  // the tensor types LiteRT.js 2.5 creates and reads
@@ -172,7 +178,8 @@ function standardize(text) {
 
 function tokenize(text) {
   const t = page.graph.input.text;
-  const tokens = standardize(text).split(WHITESPACE_RE).filter((s) => s.length);
+  const tokens = (t.tokenizer === 'regex' ? text.split(DELIMITER_RE) : standardize(text).split(WHITESPACE_RE))
+    .filter((s) => s.length);
   let ids = tokens.map((s) => page.vocab.get(s) ?? t.oov_id);
   const n = t.sequence_length;
   if (ids.length > n) ids = t.truncating === 'pre' ? ids.slice(ids.length - n) : ids.slice(0, n);
@@ -188,7 +195,8 @@ async function classifyText(text) {
 }
 
 async function loadVocabulary(text) {
-  const same = text.standardize.length === STANDARDIZE.length && text.standardize.every((s, i) => s === STANDARDIZE[i]);
+  const steps = STANDARDIZE[text.tokenizer ?? 'keras'] ?? [];
+  const same = text.standardize.length === steps.length && text.standardize.every((s, i) => s === steps[i]);
   if (!same) throw new Error(`this page cannot standardise text as signature.json asks: ${text.standardize}`);
   const lines = (await fetchOk(text.vocabulary)).split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
