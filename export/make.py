@@ -42,6 +42,8 @@ def float_ops(calibrated: quantize.Calibrated, variant: str) -> str:
         return ""
     ops = sorted(calibrated.float_ops)
     refused = f"; {', '.join(ops)} kept float32: XNNPACK refuses them quantized" if ops else ""
+    for op in sorted(set(quantize.APP_FLOAT_OPS) & set(verify.op_names(calibrated.float_content))):
+        refused += f"; {op} kept float32: {quantize.APP_FLOAT_OPS[op]}"
     loops = "; WHILE loops (recurrent layers) kept float32: LiteRT Quantizer cannot calibrate inside them"
     return refused + (loops if calibrated.has_loops else "")
 

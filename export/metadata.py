@@ -16,12 +16,27 @@ from __future__ import annotations
 import functools
 from typing import Optional
 
+from pathlib import Path
+
+from zoo.data.text import DELIMITER, OOV_ID, PAD_ID, parse_vocab
 from zoo.errors import first_line
 
 INSTALL = "pip install --no-deps -r requirements/mediapipe-writer.txt"
 AUTHOR = "trained and exported with zoo (the training command is in the description)"
 LICENSE = "the zoo's code: Apache-2.0; the weights were trained on the data named in the description, under its terms"
 IMAGE_FEEDS = ("float32", "uint8")  # input types MediaPipe's image tasks fill from an image
+SCORES = ("float32", "uint8")  # output types MediaPipe's classification post-processing reads
+VOCABULARY = "mediapipe_vocab.txt"  # the regex tokenizer's vocabulary, packed in the text classifier files
+# What MediaPipe's RegexTokenizer does differently from training's tokenizer=keras (zoo/data/text.py); with
+# tokenizer=regex, truncating=post there is no difference
+KERAS_DIFFERS = (
+    "no lowercasing: a word is known in lowercase, Capitalised or in CAPITALS (the vocabulary file lists all three "
+    "with one id); any other mix of case is unknown",
+    "punctuation inside a word splits it (don't -> don, t; training deleted it: dont)",
+    "letters outside ASCII split a word (cafe with an accent -> caf)",
+)
+PRE_DIFFERS = "a text longer than the sequence keeps its first tokens (training kept its last: truncating=pre)"
+EXACT = "train with --set tokenizer=regex --set truncating=post to make the device's ids exactly training's"
 
 
 @functools.cache
@@ -77,8 +92,24 @@ def embed(content: bytes, graph, io: dict, general: dict) -> bytes:
                                description=f"{graph.input['shape'][0]}x{graph.input['shape'][1]} "
                                f"{'grayscale' if channels == 1 else 'RGB'} image, pixels 0..255")
     else:
-        writer.add_feature_input(name="token_ids", description="int32 token ids of one text: see signature.json, "
-                                 "input.text, for how to make them from the text")
+        import tempfile
+
+        from mediapipe.tasks.python.metadata.metadata_writers.metadata_writer import RegexTokenizer
+
+        with tempfile.TemporaryDirectory() as folder:
+            vocabulary = Path(folder, VOCABULARY)
+            vocabulary.write_text(mediapipe_vocabulary(general["vocabulary"], graph.input["text"]["tokenizer"]),
+                                  encoding="utf-8")
+            writer.add_regex_text_input(RegexTokenizer(DELIMITER, str(vocabulary)), name="token_ids",
+                                        description="a text, split by the regex tokenizer and looked up in "
+                                        f"{VOCABULARY}, as int32 ids (signature.json's input.text)")
+            return finish(writer, graph)
+    return finish(writer, graph)
+
+
+def finish(writer, graph) -> bytes:
+    from mediapipe.tasks.python.metadata.metadata_writers import metadata_writer
+
     labels = metadata_writer.Labels().add(list(graph.output["labels"]))
     writer.add_classification_output(labels, name="probabilities", description="class probabilities (softmax)")
     with_metadata, _ = writer.populate()
@@ -98,17 +129,48 @@ def inline_buffers(content: bytes) -> bytes:
         bytearray(content))))
 
 
-def mediapipe_task(graph, io: dict) -> tuple[Optional[str], Optional[str]]:
-    """(the MediaPipe Tasks API that runs this file as it is, None) or (None, why none does)."""
+def mediapipe_task(graph, io: dict) -> dict:
+    """signature.json's `mediapipe` for one file: {"task": the MediaPipe Tasks API that runs it as it is} or
+    {"task": None, "why_not": why none does}; a text classifier adds `differs`, where MediaPipe's tokenizer splits a
+    text otherwise than training did (empty: its ids are exactly training's), and `exact` (how to make them so)."""
     which = kind(graph)
     if which is None:
-        return None, "not a classifier of images or texts: MediaPipe Tasks has no task for it"
+        return {"task": None, "why_not": "not a classifier of images or texts: MediaPipe Tasks has no task for it"}
+    if not io.get("metadata"):
+        return {"task": None, "why_not": "no TFLite metadata (exported with --no-metadata)"}
+    out = io["outputs"][0]["dtype"]
+    if out not in SCORES:
+        return {"task": None, "why_not": f"{out} scores (MediaPipe reads float32 or uint8): export with --int8-io "
+                "float32 or uint8"}
     if which == "text_classifier":
-        return None, "text: MediaPipe's TextClassifier needs a tokenizer in the metadata, which this file lacks"
+        text = graph.input["text"]
+        differs = [] if text["tokenizer"] == "regex" else list(KERAS_DIFFERS)
+        if text["truncating"] == "pre":
+            differs.append(PRE_DIFFERS)
+        return {"task": "TextClassifier", "differs": differs, **({"exact": EXACT} if differs else {})}
     channels = graph.input["shape"][-1]
     if channels not in (3, 4):
-        return None, f"{channels}-channel input (ImageClassifier takes 3 or 4): use the model_rgb_* file"
+        return {"task": None, "why_not": f"{channels}-channel input (ImageClassifier takes 3 or 4): use the "
+                "model_rgb_* file"}
     dtype = io["inputs"][0]["dtype"]
     if dtype not in IMAGE_FEEDS:
-        return None, f"{dtype} input (ImageClassifier fills float32 or uint8): export with --int8-io float32 or uint8"
-    return "ImageClassifier", None
+        return {"task": None, "why_not": f"{dtype} input (ImageClassifier fills float32 or uint8): export with "
+                "--int8-io float32 or uint8"}
+    return {"task": "ImageClassifier"}
+
+
+def mediapipe_vocabulary(vocab_txt: str, tokenizer: str) -> str:
+    """The vocabulary file of MediaPipe's RegexTokenizer, from a run's vocab.txt: "token id" per line, with <PAD>
+    and <UNKNOWN> naming the padding and out-of-vocabulary ids (no <START>: the models were trained without one).
+    tokenizer=keras lowercased every word, which the device cannot do: each token is also listed Capitalised and in
+    CAPITALS, with its id."""
+    tokens = parse_vocab(vocab_txt)
+    lines, seen = [f"<PAD> {PAD_ID}", f"<UNKNOWN> {OOV_ID}"], set()
+    for i, token in enumerate(tokens):
+        if i in (PAD_ID, OOV_ID):
+            continue
+        for form in [token] if tokenizer == "regex" else dict.fromkeys([token, token.capitalize(), token.upper()]):
+            if form not in seen and " " not in form:
+                seen.add(form)
+                lines.append(f"{form} {i}")
+    return "\n".join(lines) + "\n"

@@ -81,7 +81,7 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
         f"{reporting.numbers(summary)} (export twin vs trained model: max |diff| {twin_diff:.1e})")
     options = dict(batch=batch, int8_io=int8_io, allow_flex=allow_flex, latency_runs=latency_runs, log=log,
                    quantizer=quantizer, max_loss=max_loss, min_ratio=min_ratio,
-                   general=general_metadata(opened, data.info) if with_metadata else None)
+                   general=general_metadata(opened, data) if with_metadata else None)
     results, failures = {}, {}
     for graph in graphs:
         more, more_failures = export_graph(graph, output, "", variant_names, **options)
@@ -117,15 +117,17 @@ def wanted(graphs: list, rgb: bool) -> list:
     return [g for g in graphs if rgb or not g.input.get("converted")]
 
 
-def general_metadata(opened, info) -> dict:
+def general_metadata(opened, data) -> dict:
     """What every file's metadata says about the model: name, version, and a description with the training command
-    and data."""
+    and data; for text, the run's vocabulary (the tokenizer's file is made from it)."""
     from zoo.version import __version__
 
+    info = data.info
     command = opened.record.get("command") or f"python -m zoo.train {opened.recipe.name}"
     return {"name": opened.recipe.name, "version": f"zoo {__version__}, run {opened.folder.name}",
             "description": f"{opened.recipe.description.rstrip('.')}. Trained with `{command}` on {info.name} ({info.source}). "
-                           "Inputs, outputs and labels: signature.json and MODEL_CARD.md beside the file."}
+                           "Inputs, outputs and labels: signature.json and MODEL_CARD.md beside the file.",
+            "vocabulary": data.files.get("vocab.txt")}
 
 
 def check_twin(opened, graphs) -> float:
@@ -254,8 +256,7 @@ def convert_and_verify(graph, fixed_sm: Path, output, prefix: str, variant_names
                 continue
             io["metadata"] = True
             extra = dict(extra, metadata_bytes=len(content) - len(plain))
-        task, why_not = metadata.mediapipe_task(graph, io)
-        io["mediapipe"] = {"task": task, **({"why_not": why_not} if why_not else {})}
+        io["mediapipe"] = metadata.mediapipe_task(graph, io)
         with files.atomic_path(output.path(name)) as tmp:
             tmp.write_bytes(content)
         scores = graph.score(outputs) if graph.score else {}

@@ -1,18 +1,19 @@
 """Quantization with LiteRT Quantizer (`litert-quantizer`, formerly AI Edge Quantizer).
 
-LiteRT calls the converter's own post-training quantization legacy and moves it to a
-separate step: convert once to float32, then quantize that `.tflite` file by recipe.
-Every quantized variant is made from the float32 file that already passed its checks,
-by the LiteRT Quantizer recipe its row in `export/variants.py` names.
+LiteRT calls the converter's own post-training quantization legacy and moves it to a separate step: convert once to
+float32, then quantize that `.tflite` file by recipe. Every quantized variant is made from the float32 file that
+already passed its checks, by the LiteRT Quantizer recipe its row in `export/variants.py` names.
 
-`layer_errors` compares every layer's output with the float32 file's (SNR in dB and
-cosine similarity), so the report shows where a file loses accuracy.
+`layer_errors` compares every layer's output with the float32 file's (SNR in dB and cosine similarity), so the
+report shows where a file loses accuracy.
 
-Control flow stays float32 where activations are quantized: LiteRT Quantizer cannot
-calibrate the inputs of a WHILE loop's body (a recurrent layer's export form, see
-zoo/models/rnn.py), so in the variants that quantize activations the WHILE ops and every op inside them
-keep float32 weights and compute, while the rest of the graph (embedding, classifier
-head) is quantized. The weight-only and dynamic recipes quantize inside loops too.
+Control flow stays float32 where activations are quantized: LiteRT Quantizer cannot calibrate the inputs of a WHILE
+loop's body (a recurrent layer's export form, see zoo/models/rnn.py), so in the variants that quantize activations
+the WHILE ops and every op inside them keep float32 weights and compute, while the rest of the graph (embedding,
+classifier head) is quantized. The weight-only and dynamic recipes quantize inside loops too.
+
+Ops the runtimes apps ship cannot run quantized stay float32 too (APP_FLOAT_OPS): MediaPipe 0.10.21's TFLite runs
+DIV on float32, int32 and uint8 only, so an int8 DIV (the transformer's mean over tokens) failed the whole file.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from export import variants
 SIGNATURE = "serving_default"
 INPUT = "input"
 SNR_CAP_DB = 60.0
+APP_FLOAT_OPS = {"DIV": "MediaPipe's TFLite runtime (0.10.21) has no int8 DIV"}  # see the module docstring
 
 
 def _quiet():
@@ -79,7 +81,7 @@ def _quantizer(float_content: bytes, variant: str, int8_io: str, keep_float: Ite
         q.load_quantization_recipe(getattr(recipe, recipe_function)())
     for name in keep_float:  # an op's scope is its output tensors' names, each followed by ';'
         q.update_quantization_recipe(regex=f"^{re.escape(name)};", operation_name="*", algorithm_key="no_quantize")
-    for op in float_ops:
+    for op in (*float_ops, *APP_FLOAT_OPS):
         q.update_quantization_recipe(regex=".*", operation_name=op, algorithm_key="no_quantize")
     inside = list(inside_loops) if q.need_calibration else []  # see the module docstring
     if inside:

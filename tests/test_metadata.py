@@ -6,6 +6,7 @@ tests are skipped where it is missing and say so (under CI, which makes it, they
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -16,6 +17,7 @@ import numpy as np
 import pytest
 
 from export import clients, metadata, verify
+from export.clients import web as web_client
 from test_export import do_export, tiny_run
 from zoo.errors import UsageError
 
@@ -144,6 +146,92 @@ def test_mediapipe_runs_a_colour_classifier_in_float32_and_int8(tmp_path):
     images = np.random.default_rng(2).integers(0, 256, (40, 32, 32, 3), dtype=np.uint8)
     check_mediapipe_agrees(run / "export" / "model_float32.tflite", images, labels, tmp_path, 1e-4)
     check_mediapipe_agrees(run / "export" / "model_int8.tflite", images, labels, tmp_path, 1 / 256)
+
+
+# Texts where tokenisers differ: case, punctuation inside and around words, <br /> tags, letters outside ASCII,
+# numbers, a text longer than the model's sequence, and one with no word at all
+TRICKY = ["GREAT movie, don't miss it!!", "awful<br /><br />Awful. AWFUL", "Caf\u00e9 na\u00efve r\u00e9sum\u00e9 2021-03-03",
+          "good " * 200 + "bad", "...", "Terrible!Boring!Great?"]
+
+
+def mediapipe_classify_texts(model: Path, texts: list, tmp_path: Path) -> dict:
+    (tmp_path / "texts.json").write_text(json.dumps(texts), encoding="utf-8")
+    done = subprocess.run([str(MEDIAPIPE_PYTHON), str(CLIENT), str(model), str(tmp_path / "texts.json"),
+                           str(tmp_path / "out.json")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads((tmp_path / "out.json").read_text())
+
+
+@needs_client
+def test_mediapipe_text_classifier_computes_zoo_predicts_answers_with_the_device_tokenizer(tmp_path):
+    """tokenizer=regex, truncating=post: MediaPipe's TextClassifier, given raw texts, computes what the LiteRT
+    interpreter computes on the ids zoo.predict makes, so the answers are zoo.predict's. (int8: MediaPipe's older
+    TFLite kernels round otherwise than LiteRT's; the scores measured 2 output steps apart, the top-1 the same.)"""
+    from zoo.data import text
+    from zoo.run import Run
+
+    run, data = tiny_run(tmp_path, name="transformer_imdb", epochs=3, tokenizer="regex", truncating="post")
+    report = do_export(run, data, variants=["float32", "int8"], int8_io="float32")
+    assert report["failures"] == {}
+    signature = json.loads((run / "export" / "signature.json").read_text())
+    assert signature["graphs"]["model"]["input"]["text"]["delimiter"] == text.DELIMITER
+    opened = Run(run)
+    texts = [json.loads(line)["text"] for line in gzip.open(data / "imdb_test.jsonl.gz", "rt")][:40]
+    texts += TRICKY
+    layer = text.saved_vectorizer({"vocab.txt": (run / "vocab.txt").read_text()}, tokenizer="regex")
+    ids = text.encode(layer, texts, signature["graphs"]["model"]["input"]["text"]["sequence_length"], "post")
+    keras = np.asarray(opened.model().predict(ids, verbose=0))
+    labels = (run / "export" / "labels.txt").read_text().splitlines()
+    for variant, tolerance in (("float32", 1e-5), ("int8", 4 / 256)):
+        name = f"model_{variant}.tflite"
+        io = signature["graphs"]["model"]["files"][name]
+        assert io["metadata"] is True and io["mediapipe"] == {"task": "TextClassifier", "differs": []}, io
+        info, packed = read_metadata((run / "export" / name).read_bytes())
+        unit = info["subgraph_metadata"][0]["input_tensor_metadata"][0]["process_units"][0]
+        assert unit["options"]["delim_regex_pattern"] == text.DELIMITER
+        vocabulary = packed[metadata.VOCABULARY].decode().splitlines()
+        assert vocabulary[:2] == ["<PAD> 0", "<UNKNOWN> 1"] and len(vocabulary) == len(layer.get_vocabulary())
+        lite = verify.Runner((run / "export" / name).read_bytes()).predict(ids)
+        found = mediapipe_classify_texts(run / "export" / name, texts, tmp_path)
+        assert len(found["results"]) == len(texts)
+        for i, categories in enumerate(found["results"]):
+            top2 = np.sort(lite[i])[-2:]
+            if top2[1] - top2[0] > 2 * tolerance:  # not a tie within the two runtimes' rounding
+                assert categories[0]["index"] == int(np.argmax(lite[i])), (name, texts[i])
+            assert [c["name"] for c in categories] == [labels[c["index"]] for c in categories]
+            assert max(abs(c["score"] - lite[i, c["index"]]) for c in categories) <= tolerance, (name, texts[i])
+        if variant == "float32":  # the interpreter's float32 file answers as Keras (zoo.predict) does
+            assert np.array_equal(lite.argmax(1), keras.argmax(1))
+
+
+def test_the_device_vocabulary_lists_what_the_device_tokenizer_can_find():
+    vocab_txt = "\n[UNK]\nthe\ngreat\ndont\n"
+    assert metadata.mediapipe_vocabulary(vocab_txt, "regex").splitlines() == [
+        "<PAD> 0", "<UNKNOWN> 1", "the 2", "great 3", "dont 4"]
+    keras = metadata.mediapipe_vocabulary(vocab_txt, "keras").splitlines()
+    assert {"the 2", "The 2", "THE 2", "Great 3", "GREAT 3", "Dont 4"} <= set(keras) and "dOnt 4" not in keras
+
+
+needs_browser = pytest.mark.skipif(bool(web_client.missing()) and not os.environ.get("CI"),
+                                   reason=str(web_client.missing()))
+
+
+@needs_browser
+def test_mediapipe_web_runs_the_rgb_files_in_chromium_with_the_interpreters_top1(both):
+    """@mediapipe/tasks-vision (pinned in package-lock.json) in headless Chromium, given the model path and the
+    pixels only, ranks the classes as the LiteRT interpreter does."""
+    run, _, _, _ = both
+    labels = (run / "export" / "labels.txt").read_text().splitlines()
+    images = np.repeat(np.random.default_rng(3).integers(0, 256, (24, 28, 28, 1), dtype=np.uint8), 3, axis=-1)
+    for variant, tolerance in (("float32", 1e-4), ("int8", 1 / 256)):
+        model = run / "export" / f"model_rgb_{variant}.tflite"
+        found = web_client.classify(model, images)
+        lite = verify.Runner(model.read_bytes()).predict(images.astype(np.float32))
+        assert len(found["results"]) == len(images)
+        for i, categories in enumerate(found["results"]):
+            assert categories[0]["index"] == int(np.argmax(lite[i])), (variant, i)
+            assert [c["name"] for c in categories] == [labels[c["index"]] for c in categories]
+            assert max(abs(c["score"] - lite[i, c["index"]]) for c in categories) <= tolerance, variant
 
 
 def test_the_model_card_is_written_from_the_records(both):

@@ -67,7 +67,7 @@ class Page:
         self.server.shutdown()
         self.server.server_close()
 
-    def _call(self, script: str, *args):
+    def call(self, script: str, *args):
         """Run `script` (an async function body that returns a value) in the page."""
         result = self.driver.execute_async_script(
             "const done = arguments[arguments.length - 1];"
@@ -80,7 +80,7 @@ class Page:
     def open(self, file: Optional[str] = None) -> dict:
         """Load the page (with `?file=`) and wait for its first prediction: {'readyMs': ms since navigation}."""
         self.driver.get(self.url + (f"?file={file}" if file else ""))
-        return self._call("for (let i = 0; i < 400 && !window.zoo; i++) await new Promise((r) => setTimeout(r, 25));"
+        return self.call("for (let i = 0; i < 400 && !window.zoo; i++) await new Promise((r) => setTimeout(r, 25));"
                           "if (!window.zoo) throw new Error('app.js did not start');"
                           "const r = await window.zoo.ready; return {readyMs: r.readyMs};")
 
@@ -92,7 +92,7 @@ class Page:
             part = x[i : i + CHUNK]
             rgba = np.concatenate([np.repeat(part, 3, axis=-1) if part.shape[-1] == 1 else part,
                                    np.full((*part.shape[:-1], 1), 255, np.uint8)], axis=-1)
-            out += self._call(
+            out += self.call(
                 "const [h, w, images] = args; const all = [];"
                 "for (const flat of images) {"
                 "  const image = new ImageData(new Uint8ClampedArray(flat), w, h);"
@@ -102,16 +102,16 @@ class Page:
         return np.asarray([p for p, _ in out], np.float32)
 
     def tokenize(self, texts) -> np.ndarray:
-        return np.asarray(self._call("return args[0].map((t) => window.zoo.tokenize(t));", list(texts)), np.int32)
+        return np.asarray(self.call("return args[0].map((t) => window.zoo.tokenize(t));", list(texts)), np.int32)
 
     def classify_texts(self, texts) -> np.ndarray:
-        return np.asarray(self._call(
+        return np.asarray(self.call(
             "const all = []; for (const t of args[0]) all.push((await window.zoo.classifyText(t)).probabilities);"
             "return all;", list(texts)), np.float32)
 
     def generate(self, noise) -> np.ndarray:
         """Noise vectors (n, dim) -> the generated images' intensities, flat per image."""
-        return np.asarray(self._call(
+        return np.asarray(self.call(
             "const all = []; for (const z of args[0]) all.push((await window.zoo.generateFrom(z)).image);"
             "return all;", np.asarray(noise, np.float64).tolist()), np.float32)
 
@@ -122,7 +122,7 @@ class Page:
         from selenium.webdriver.common.by import By
 
         pad = self.driver.find_element(By.ID, "pad")
-        before = self._call("return window.zoo.page.predictions;")
+        before = self.call("return window.zoo.page.predictions;")
         for stroke in strokes:
             chain = ActionChains(self.driver)
             (x0, y0), rest = stroke[0], stroke[1:]
@@ -130,14 +130,14 @@ class Page:
             for (x, y), (px, py) in zip(rest, stroke):
                 chain.move_by_offset(x - px, y - py)
             chain.release().perform()
-        return self._call(
+        return self.call(
             "const before = args[0];"
             "for (let i = 0; i < 200 && window.zoo.page.predictions === before; i++)"
             "  await new Promise((r) => setTimeout(r, 25));"
             "return Array.from(document.querySelectorAll('#top .label')).map((e) => e.textContent);", before)
 
     def error(self) -> Optional[str]:
-        return self._call("return window.zoo.error;")
+        return self.call("return window.zoo.error;")
 
     def screenshot(self, path) -> None:
         Path(path).write_bytes(self.driver.get_screenshot_as_png())
