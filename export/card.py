@@ -66,7 +66,7 @@ def markdown(opened, report: dict, signature: dict) -> str:
         mediapipe = io.get("mediapipe", {})
         lines.append(f"| `{name}` | {r['bytes']:,} | {result} | {agreement} | {r['latency_ms_1_thread']['p50']:.3f} | "
                      f"{'yes' if io.get('metadata') else 'no'} | "
-                     f"{mediapipe.get('task') or 'no: ' + mediapipe.get('why_not', '')} |")
+                     f"{_mediapipe(mediapipe)} |")
     for variant, why in report["failures"].items():
         lines.append(f"\nNot exported: {variant}: {why}")
     labels = next((g["output"]["labels"] for g in signature["graphs"].values() if g["output"].get("labels")), [])
@@ -75,6 +75,14 @@ def markdown(opened, report: dict, signature: dict) -> str:
         lines += ["", "## Labels", "", "Output index i is line i of `labels.txt`: " +
                   ", ".join(f"{i} {label}" for i, label in enumerate(labels))]
     return "\n".join(lines) + "\n"
+
+
+def _mediapipe(entry: dict) -> str:
+    if not entry.get("task"):
+        return "no: " + entry.get("why_not", "")
+    differs = entry.get("differs")
+    return entry["task"] + (f" (its tokenizer differs from training's in {len(differs)} ways, listed in "
+                            f"signature.json; {entry.get('exact', '')})" if differs else "")
 
 
 def _metrics(opened) -> dict:
