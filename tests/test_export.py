@@ -312,6 +312,12 @@ def test_every_classification_recipe_exports(name, tmp_path):
         assert art["shape_ops"] == [] and not any(op.startswith("Flex") for op in art["ops"]), art["ops"]
         tensors = Interpreter(model_path=str(run / "export" / file)).get_tensor_details()
         assert not [t["name"] for t in tensors if ";" in t["name"]], "fused-op names are kept joined"
+    mediapipe = report["artifacts"]["model_float32.tflite"]["io"]["mediapipe"]
+    if zoo.get(name).hparams.get("tokenizer") == "keras":  # the text recipes' default: what differs, and the fix
+        assert mediapipe["task"] == "TextClassifier" and mediapipe["differs"] and "tokenizer=regex" in mediapipe["exact"]
+        assert "TextClassifier (its tokenizer differs" in (run / "export" / "MODEL_CARD.md").read_text()
+    else:
+        assert mediapipe["task"] == "ImageClassifier" or "model_rgb" in mediapipe["why_not"], mediapipe
 
 
 def test_a_twin_that_disagrees_with_the_trained_model_exports_nothing(exported, tmp_path, monkeypatch):
