@@ -129,7 +129,7 @@ def inline_buffers(content: bytes) -> bytes:
         bytearray(content))))
 
 
-def mediapipe_task(graph, io: dict) -> dict:
+def mediapipe_task(graph, io: dict, subgraphs: int = 1) -> dict:
     """signature.json's `mediapipe` for one file: {"task": the MediaPipe Tasks API that runs it as it is} or
     {"task": None, "why_not": why none does}; a text classifier adds `differs`, where MediaPipe's tokenizer splits a
     text otherwise than training did (empty: its ids are exactly training's), and `exact` (how to make them so)."""
@@ -143,6 +143,9 @@ def mediapipe_task(graph, io: dict) -> dict:
         return {"task": None, "why_not": f"{out} scores (MediaPipe reads float32 or uint8): export with --int8-io "
                 "float32 or uint8"}
     if which == "text_classifier":
+        if subgraphs > 1:
+            return {"task": None, "why_not": "its recurrent layers are WHILE loops (several subgraphs), and "
+                    "MediaPipe's TextClassifier takes one-subgraph models only; transformer_imdb's files run there"}
         text = graph.input["text"]
         differs = [] if text["tokenizer"] == "regex" else list(KERAS_DIFFERS)
         if text["truncating"] == "pre":

@@ -150,8 +150,8 @@ def test_mediapipe_runs_a_colour_classifier_in_float32_and_int8(tmp_path):
 
 # Texts where tokenisers differ: case, punctuation inside and around words, <br /> tags, letters outside ASCII,
 # numbers, a text longer than the model's sequence, and one with no word at all
-TRICKY = ["GREAT movie, don't miss it!!", "awful<br /><br />Awful. AWFUL", "Caf\u00e9 na\u00efve r\u00e9sum\u00e9 2021-03-03",
-          "good " * 200 + "bad", "...", "Terrible!Boring!Great?"]
+TRICKY = ["GREAT movie, don't miss it!!", "awful<br /><br />Awful. AWFUL",
+          "Caf\u00e9 na\u00efve r\u00e9sum\u00e9 2021-03-03", "good " * 200 + "bad", "...", "Terrible!Boring!Great?"]
 
 
 def mediapipe_classify_texts(model: Path, texts: list, tmp_path: Path) -> dict:
