@@ -34,6 +34,7 @@ class Making:
     latency_runs: int
     log: Callable
     general: Optional[dict] = None  # the file's general metadata (name, version, description); None: --no-metadata
+    keep_float: tuple = ()  # output tensor names of the ops LiteRT Quantizer leaves float32 (graph.float_layers)
 
 
 def float_ops(calibrated: quantize.Calibrated, variant: str) -> str:
@@ -46,6 +47,19 @@ def float_ops(calibrated: quantize.Calibrated, variant: str) -> str:
         refused += f"; {op} kept float32: {quantize.APP_FLOAT_OPS[op]}"
     loops = "; WHILE loops (recurrent layers) kept float32: LiteRT Quantizer cannot calibrate inside them"
     return refused + (loops if calibrated.has_loops else "")
+
+
+def layer_tensors(content: bytes, layers) -> tuple:
+    """The output tensor names of the ops of the Keras `layers` (by name) in a converted file."""
+    import re
+
+    if not layers:
+        return ()
+    inside = re.compile(r"(^|/)(" + "|".join(map(re.escape, layers)) + r")(_\d+)?/")
+    interp = verify.interpreter(content, delegates=False)
+    names = {t["index"]: t["name"] for t in interp.get_tensor_details()}
+    return tuple(sorted({names[i] for op in interp._get_ops_details() for i in op["outputs"] if inside.search(
+        names[i])}))
 
 
 def make_float32(variant: str, m: Making):
@@ -69,8 +83,9 @@ def _litert_io(m: Making) -> str:
 def make_litert(variant: str, m: Making):
     if m.quantizer == "converter" or (variants.get(variant).uint8_io and m.int8_io == "uint8"):
         return make_with_converter(variant, m)
-    content = m.calibrated.quantize(variant, _litert_io(m))
-    return content, f"LiteRT Quantizer ({variants.recipe_name(variant)}{float_ops(m.calibrated, variant)})", {}
+    content = m.calibrated.quantize(variant, _litert_io(m), keep_float=m.keep_float)
+    kept = f"; layer {', '.join(m.graph.float_layers)} kept float32" if m.keep_float else ""
+    return content, f"LiteRT Quantizer ({variants.recipe_name(variant)}{float_ops(m.calibrated, variant)}{kept})", {}
 
 
 def make_auto(variant: str, m: Making):

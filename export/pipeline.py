@@ -232,7 +232,7 @@ def convert_and_verify(graph, fixed_sm: Path, output, prefix: str, variant_names
                     sample=graph.inputs[:PARITY_EXAMPLES], keras_out=keras_out,
                     scale=max(1.0, float(np.max(np.abs(keras_out)))), int8_io=int8_io, allow_flex=allow_flex,
                     quantizer=quantizer, max_loss=max_loss, min_ratio=min_ratio, latency_runs=latency_runs, log=log,
-                    general=general)
+                    general=general, keep_float=make.layer_tensors(float_content, graph.float_layers))
     results, failures = {}, {}
     for variant in variant_names:
         name = f"{graph.name}_{prefix}{variant}.tflite"

@@ -163,5 +163,6 @@ def rgb_graph(graph, original):
     return dataclasses.replace(graph, name="model_rgb", model=rgb_input(graph.model, shape),
                                original=rgb_input(original, shape), input=rgb,
                                inputs=np.repeat(graph.inputs, 3, axis=-1), calibration=calibration, outputs=None,
+                               float_layers=("luminance",),
                                val_loss=lambda predict_file: graph.val_loss(
                                    lambda x: predict_file(np.repeat(x, 3, axis=-1))), summary={})

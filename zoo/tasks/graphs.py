@@ -39,6 +39,8 @@ class ExportGraph:
         the quality the file lost against Keras, in `loss_unit` (a classifier: accuracy points on validation
         inputs, read and scored only when asked). Without it auto keeps the file's mean |TFLite - Keras| on the
         test inputs under its int8 limit.
+    float_layers: names of the graph's Keras layers whose ops stay float32 in the quantized files (model_rgb's
+        luminance: quantized, it rounds the gray value the grayscale file is fed, and a few top-1s flip).
     """
 
     name: str
@@ -55,6 +57,7 @@ class ExportGraph:
     val_loss: Optional[Callable[[Callable[[np.ndarray], np.ndarray]], float]] = None
     loss_unit: str = "mean |TFLite - Keras|"
     outputs: Optional[np.ndarray] = None
+    float_layers: tuple[str, ...] = ()
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -100,18 +103,21 @@ def take(dataset, count: int):
 
 def calibration_batches(inputs_of: Callable[[], Iterable[np.ndarray]], count: int, batch: int = 1):
     """A function yielding `count` inputs of shape (batch, ...) cut from the arrays `inputs_of()` yields (float
-    inputs as float32, token ids as they are)."""
+    inputs as float32, token ids as they are). The same inputs on every call: a shuffled training pipeline gives
+    other examples each time it is read, so the files of one export (model_rgb's among them) would calibrate on
+    different samples and round differently."""
+    taken: list = []
 
     def gen():
-        n = 0
-        for x in inputs_of():
-            x = np.asarray(x)
-            x = x.astype(np.float32) if x.dtype.kind == "f" else x
-            for i in range(0, len(x) - batch + 1, batch):
-                if n >= count:
-                    return
-                yield x[i : i + batch]
-                n += 1
+        if not taken:
+            for x in inputs_of():
+                x = np.asarray(x)
+                x = x.astype(np.float32) if x.dtype.kind == "f" else x
+                taken.extend(x[i : i + batch] for i in range(0, len(x) - batch + 1, batch))
+                if len(taken) >= count:
+                    break
+            del taken[count:]
+        yield from taken
 
     return gen
 
