@@ -48,13 +48,15 @@ def kernel_regularizer(l1: float = 0.0, l2: float = 0.0):
     return keras.regularizers.L1L2(l1=l1, l2=l2) if (l1 or l2) else None
 
 
-LUMINANCE = (0.2989, 0.5870, 0.1140)  # tf.image.rgb_to_grayscale's weights: what the own-folder pipelines use
+# tf.image.rgb_to_grayscale's weights (what the own-folder pipelines use) scaled to sum to 1: theirs sum to 0.9999, so
+# a gray pixel given in all three channels came out 0.01% darker, and int8 files rounded a few test images otherwise
+LUMINANCE = tuple(w / 0.9999 for w in (0.2989, 0.5870, 0.1140))
 
 
 @keras.saving.register_keras_serializable(package="zoo")
 class Luminance(keras.layers.Layer):
-    """RGB pixels (..., 3) -> grayscale (..., 1), weighted as the data pipelines convert colour images; builtin
-    TFLite ops (MUL, SUM) once exported."""
+    """RGB pixels (..., 3) -> grayscale (..., 1), weighted as the data pipelines convert colour images (to 0.01%)
+    and giving a gray pixel back as it is; builtin TFLite ops (MUL, SUM) once exported."""
 
     def call(self, inputs):
         weights = keras.ops.convert_to_tensor(LUMINANCE, dtype=inputs.dtype)

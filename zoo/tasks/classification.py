@@ -158,7 +158,8 @@ def rgb_graph(graph, original):
 
     rgb = dict(graph.input, shape=[*shape[:-1], 3], colour="RGB", preprocessing=(
         f"{graph.input['preprocessing']}; RGB in, converted to grayscale in the graph as "
-        f"{LUMINANCE[0]} R + {LUMINANCE[1]} G + {LUMINANCE[2]} B (tf.image.rgb_to_grayscale)").lstrip("; "),
+        f"{LUMINANCE[0]:.6f} R + {LUMINANCE[1]:.6f} G + {LUMINANCE[2]:.6f} B (tf.image.rgb_to_grayscale's weights "
+        "scaled to sum to 1)").lstrip("; "),
         converted="rgb_to_grayscale")
     return dataclasses.replace(graph, name="model_rgb", model=rgb_input(graph.model, shape),
                                original=rgb_input(original, shape), input=rgb,
