@@ -14,9 +14,9 @@ the file with metadata computes exactly what the file without it does before kee
 from __future__ import annotations
 
 import functools
-from typing import Optional
-
+import tempfile
 from pathlib import Path
+from typing import Optional
 
 from zoo.data.text import DELIMITER, OOV_ID, PAD_ID, parse_vocab
 from zoo.errors import first_line
@@ -72,7 +72,7 @@ def normalisation(graph) -> tuple[float, float]:
 
 def embed(content: bytes, graph, io: dict, general: dict) -> bytes:
     """`content` with metadata for `graph` (an export graph whose `kind` is not None), its file's `io` (as
-    verify.io_details gives it) and `general` (name, version, description)."""
+    verify.io_details gives it) and `general` (name, version, description; for text, the run's vocab.txt)."""
     if missing():
         raise RuntimeError(missing())
     from mediapipe.tasks.python.metadata.metadata_writers import metadata_info, metadata_writer
@@ -82,37 +82,26 @@ def embed(content: bytes, graph, io: dict, general: dict) -> bytes:
     writer._general_md = metadata_info.GeneralMd(name=general["name"], version=general["version"],  # noqa: SLF001
                                                  description=general["description"], author=AUTHOR,
                                                  licenses=LICENSE)
-    if kind(graph) == "image_classifier":
-        channels = graph.input["shape"][-1]
-        colour = (writer.color_space_types.GRAYSCALE if channels == 1 else writer.color_space_types.RGB)
-        floats = io["inputs"][0]["dtype"] == "float32"
-        mean, std = normalisation(graph)
-        writer.add_image_input(norm_mean=[mean] if floats else [], norm_std=[std] if floats else [],
-                               color_space_type=colour,
-                               description=f"{graph.input['shape'][0]}x{graph.input['shape'][1]} "
-                               f"{'grayscale' if channels == 1 else 'RGB'} image, pixels 0..255")
-    else:
-        import tempfile
-
-        from mediapipe.tasks.python.metadata.metadata_writers.metadata_writer import RegexTokenizer
-
-        with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder:  # the writer reads the associated files when it populates
+        if kind(graph) == "image_classifier":
+            channels = graph.input["shape"][-1]
+            colour = (writer.color_space_types.GRAYSCALE if channels == 1 else writer.color_space_types.RGB)
+            floats = io["inputs"][0]["dtype"] == "float32"
+            mean, std = normalisation(graph)
+            writer.add_image_input(norm_mean=[mean] if floats else [], norm_std=[std] if floats else [],
+                                   color_space_type=colour,
+                                   description=f"{graph.input['shape'][0]}x{graph.input['shape'][1]} "
+                                   f"{'grayscale' if channels == 1 else 'RGB'} image, pixels 0..255")
+        else:
             vocabulary = Path(folder, VOCABULARY)
             vocabulary.write_text(mediapipe_vocabulary(general["vocabulary"], graph.input["text"]["tokenizer"]),
                                   encoding="utf-8")
-            writer.add_regex_text_input(RegexTokenizer(DELIMITER, str(vocabulary)), name="token_ids",
+            writer.add_regex_text_input(metadata_writer.RegexTokenizer(DELIMITER, str(vocabulary)), name="token_ids",
                                         description="a text, split by the regex tokenizer and looked up in "
                                         f"{VOCABULARY}, as int32 ids (signature.json's input.text)")
-            return finish(writer, graph)
-    return finish(writer, graph)
-
-
-def finish(writer, graph) -> bytes:
-    from mediapipe.tasks.python.metadata.metadata_writers import metadata_writer
-
-    labels = metadata_writer.Labels().add(list(graph.output["labels"]))
-    writer.add_classification_output(labels, name="probabilities", description="class probabilities (softmax)")
-    with_metadata, _ = writer.populate()
+        labels = metadata_writer.Labels().add(list(graph.output["labels"]))
+        writer.add_classification_output(labels, name="probabilities", description="class probabilities (softmax)")
+        with_metadata, _ = writer.populate()
     return bytes(with_metadata)
 
 
