@@ -56,10 +56,7 @@ def layer_tensors(content: bytes, layers) -> tuple:
     if not layers:
         return ()
     inside = re.compile(r"(^|/)(" + "|".join(map(re.escape, layers)) + r")(_\d+)?/")
-    interp = verify.interpreter(content, delegates=False)
-    names = {t["index"]: t["name"] for t in interp.get_tensor_details()}
-    return tuple(sorted({names[i] for op in interp._get_ops_details() for i in op["outputs"] if inside.search(
-        names[i])}))
+    return tuple(sorted({op["tensor"] for op in quantize.op_outputs(content) if inside.search(op["tensor"])}))
 
 
 def make_float32(variant: str, m: Making):
