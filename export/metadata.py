@@ -118,7 +118,7 @@ def inline_buffers(content: bytes) -> bytes:
         bytearray(content))))
 
 
-def mediapipe_task(graph, io: dict, subgraphs: int = 1) -> dict:
+def mediapipe_task(graph, io: dict, loops: bool = False) -> dict:
     """signature.json's `mediapipe` for one file: {"task": the MediaPipe Tasks API that runs it as it is} or
     {"task": None, "why_not": why none does}; a text classifier adds `differs`, where MediaPipe's tokenizer splits a
     text otherwise than training did (empty: its ids are exactly training's), and `exact` (how to make them so)."""
@@ -132,7 +132,7 @@ def mediapipe_task(graph, io: dict, subgraphs: int = 1) -> dict:
         return {"task": None, "why_not": f"{out} scores (MediaPipe reads float32 or uint8): export with --int8-io "
                 "float32 or uint8"}
     if which == "text_classifier":
-        if subgraphs > 1:
+        if loops:  # each WHILE body is a subgraph of its own
             return {"task": None, "why_not": "its recurrent layers are WHILE loops (several subgraphs), and "
                     "MediaPipe's TextClassifier takes one-subgraph models only; transformer_imdb's files run there"}
         text = graph.input["text"]

@@ -256,7 +256,7 @@ def convert_and_verify(graph, fixed_sm: Path, output, prefix: str, variant_names
                 continue
             io["metadata"] = True
             extra = dict(extra, metadata_bytes=len(content) - len(plain))
-        io["mediapipe"] = metadata.mediapipe_task(graph, io, subgraphs=1 + bool(quantize.loop_tensors(content)))
+        io["mediapipe"] = metadata.mediapipe_task(graph, io, loops=m.calibrated.has_loops)
         with files.atomic_path(output.path(name)) as tmp:
             tmp.write_bytes(content)
         scores = graph.score(outputs) if graph.score else {}
