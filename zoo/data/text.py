@@ -16,8 +16,9 @@ Tokenisation is `keras.layers.TextVectorization`, adapted on the training split 
 wherever DELIMITER matches, case kept (the rule MediaPipe's TextClassifier runs on the device, so
 an app computes exactly the ids training saw; it keeps a review's first tokens, so it needs
 `truncating=post`). Then the `vocab_size` most frequent tokens, id 0 for padding and 1 for
-out-of-vocabulary; each review truncated or padded at the end to `sequence_length` ids. It runs in the data pipeline, so a model takes int32 ids of a
-fixed length: exactly what a phone app feeds. The vocabulary is kept in the run folder
+out-of-vocabulary; each review truncated or padded at the end to `sequence_length` ids. It
+runs in the data pipeline, so a model takes int32 ids of a fixed length: exactly what a phone
+app feeds. The vocabulary is kept in the run folder
 as `vocab.txt` (line i = the token of id i) and reused by everything that encodes text
 for that run (resume, evaluate, export, `zoo.predict`).
 """
