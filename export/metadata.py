@@ -134,7 +134,7 @@ def mediapipe_task(graph, io: dict, loops: bool = False) -> dict:
     if which == "text_classifier":
         if loops:  # each WHILE body is a subgraph of its own
             return {"task": None, "why_not": "its recurrent layers are WHILE loops (several subgraphs), and "
-                    "MediaPipe's TextClassifier takes one-subgraph models only; transformer_imdb's files run there"}
+                    "MediaPipe's TextClassifier takes one-subgraph models only: use the model_unrolled_* file"}
         text = graph.input["text"]
         differs = [] if text["tokenizer"] == "regex" else list(KERAS_DIFFERS)
         if text["truncating"] == "pre":

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from export.variants import BY_NAME
 from export import card, make, metadata, quantize, report as reporting, signature as signing, tflite, variants, verify
 from zoo import files
 from zoo.errors import UsageError, ZooError, first_line
@@ -26,6 +27,9 @@ TWIN_TOLERANCE = 0.05  # export twin vs trained model, relative to outputs above
 def check_options(recipe, task, *, variant_names, batch, calibration_samples, latency_runs, prune, prune_epochs,
                   quantizer, int8_io, max_loss, min_ratio) -> None:
     """Refuse bad options before any work."""
+    if not task.exportable:
+        raise UsageError(f"{recipe.name} is a {recipe.task} recipe, which export cannot write yet (its step-by-step "
+                         "decoding graphs are planned, issue #32); the run folder's model.keras works in Keras")
     if batch < 1 or calibration_samples < 1 or latency_runs < 1:
         raise UsageError(f"--batch, --calibration-samples and --latency-runs must be at least 1, got {batch}, "
                          f"{calibration_samples} and {latency_runs}")
@@ -82,9 +86,11 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
     options = dict(batch=batch, int8_io=int8_io, allow_flex=allow_flex, latency_runs=latency_runs, log=log,
                    quantizer=quantizer, max_loss=max_loss, min_ratio=min_ratio,
                    general=general_metadata(opened, data) if with_metadata else None)
-    results, failures = {}, {}
+    results, failures, skipped = {}, {}, {}
     for graph in graphs:
-        more, more_failures = export_graph(graph, output, "", variant_names, **options)
+        made = [v for v in variant_names if not (graph.uncalibrated and BY_NAME[v].quantizes_activations)]
+        skipped.update({f"{graph.name} {v}": graph.uncalibrated for v in variant_names if v not in made})
+        more, more_failures = export_graph(graph, output, "", made, **options)
         results.update(more)
         failures.update(more_failures)
     if prune is not None:
@@ -104,7 +110,7 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
     settings = {"twin_max_abs_diff": twin_diff, "batch": batch, "calibration_samples": calibration_samples,
                 "int8_io": int8_io, "quantizer": quantizer, "max_loss": max_loss, "min_ratio": min_ratio,
                 "prune": prune, "prune_epochs": prune_epochs if prune else None}
-    report = reporting.build(opened, summary, settings, results, failures)
+    report = reporting.build(opened, summary, settings, results, failures, skipped)
     files.write_json(output.path("report.json"), report)
     files.write_text(output.path("report.md"), reporting.markdown(report))
     files.write_text(output.path("MODEL_CARD.md"), card.markdown(opened, report, signature))
@@ -114,7 +120,7 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
 
 def wanted(graphs: list, rgb: bool) -> list:
     """The task's graphs, without the RGB copies of grayscale classifiers when `rgb` is off (--no-rgb)."""
-    return [g for g in graphs if rgb or not g.input.get("converted")]
+    return [g for g in graphs if rgb or g.input.get("copy") != "rgb"]
 
 
 def general_metadata(opened, data) -> dict:

@@ -28,8 +28,7 @@ import numpy as np
 
 from export import variants
 
-SIGNATURE = "serving_default"
-INPUT = "input"
+SIGNATURE, INPUT = "serving_default", "input"
 SNR_CAP_DB = 60.0
 APP_FLOAT_OPS = {"DIV": "MediaPipe's TFLite runtime (0.10.21) has no int8 DIV"}  # see the module docstring
 
@@ -218,7 +217,8 @@ def layer_errors(float_content: bytes, quant_content: bytes, inputs: Iterable[np
                 return None
             x, y = a[name].ravel().astype(np.float64), b[name].ravel().astype(np.float64)
             noise, power = float(np.mean((y - x) ** 2)), float(np.mean(x ** 2))
-            snrs.append(SNR_CAP_DB if noise <= power * 10 ** (-SNR_CAP_DB / 10) else 10 * math.log10(power / noise))
+            snrs.append(SNR_CAP_DB if noise <= power * 10 ** (-SNR_CAP_DB / 10) else  # zero in float32, not here:
+                        10 * math.log10(power / noise) if power else -SNR_CAP_DB)  # no signal left (masked steps)
             norm = float(np.linalg.norm(x) * np.linalg.norm(y))
             coss.append(float(np.dot(x, y) / norm) if norm else float(np.array_equal(x, y)))
         return (float(np.mean(snrs)), float(np.mean(coss))) if snrs else None

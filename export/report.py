@@ -10,11 +10,11 @@ def numbers(values: dict) -> str:
     return ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in values.items()) or "-"
 
 
-def build(opened, summary: dict, settings: dict, results: dict, failures: dict) -> dict:
+def build(opened, summary: dict, settings: dict, results: dict, failures: dict, skipped=None) -> dict:
     """The report of an export of the run `opened` (a `zoo.run.Run`), checked against its schema."""
     report = {"format": formats.REPORT_FORMAT, "recipe": opened.recipe.name, "task": opened.recipe.task,
               "run": str(opened.folder), **summary, **settings, "hparams": opened.hparams, "artifacts": results,
-              "failures": failures}
+              "failures": failures, "skipped": skipped or {}}
     formats.check(report, "report")
     return report
 
@@ -36,6 +36,8 @@ def markdown(report: dict) -> str:
             f"{', '.join(r['ops'])} |")
     for variant, why in report["failures"].items():
         lines.append(f"\n**{variant} failed**: {why}")
+    for variant, why in report.get("skipped", {}).items():
+        lines.append(f"\n{variant} was not made: {why}")
     for name, r in report["artifacts"].items():
         if "auto" in r:
             a = r["auto"]

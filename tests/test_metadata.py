@@ -204,6 +204,29 @@ def test_mediapipe_text_classifier_computes_zoo_predicts_answers_with_the_device
             assert np.array_equal(lite.argmax(1), keras.argmax(1))
 
 
+@needs_client
+def test_mediapipe_text_classifier_runs_a_recurrent_recipe_through_its_unrolled_file(tmp_path):
+    """lstm_imdb's model_* files hold WHILE loops (subgraphs), which MediaPipe's text tasks refuse; its
+    model_unrolled_* files, the same layers written out step by step, run there and answer as the loop file does."""
+    from zoo.data import text
+
+    run, data = tiny_run(tmp_path, name="lstm_imdb", epochs=3, tokenizer="regex", truncating="post")
+    report = do_export(run, data, variants=["float32", "dynamic"], int8_io="float32")
+    assert report["failures"] == {}
+    texts = [json.loads(line)["text"] for line in gzip.open(data / "imdb_test.jsonl.gz", "rt")][:30] + TRICKY
+    layer = text.saved_vectorizer({"vocab.txt": (run / "vocab.txt").read_text()}, tokenizer="regex")
+    length = json.loads((run / "hparams.json").read_text())["hparams"]["sequence_length"]
+    ids = text.encode(layer, texts, length, "post")
+    loop = verify.Runner((run / "export" / "model_float32.tflite").read_bytes()).predict(ids)
+    for variant, tolerance in (("float32", 1e-5), ("dynamic", 2e-2)):
+        found = mediapipe_classify_texts(run / "export" / f"model_unrolled_{variant}.tflite", texts, tmp_path)
+        for i, categories in enumerate(found["results"]):
+            top2 = np.sort(loop[i])[-2:]
+            if top2[1] - top2[0] > 2 * tolerance:
+                assert categories[0]["index"] == int(np.argmax(loop[i])), (variant, texts[i])
+            assert max(abs(c["score"] - loop[i, c["index"]]) for c in categories) <= tolerance, (variant, texts[i])
+
+
 def test_the_device_vocabulary_lists_what_the_device_tokenizer_can_find():
     vocab_txt = "\n[UNK]\nthe\ngreat\ndont\n"
     assert metadata.mediapipe_vocabulary(vocab_txt, "regex").splitlines() == [

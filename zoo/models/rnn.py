@@ -33,6 +33,9 @@ class RecurrentClassifier(keras.Model):
         super().__init__(**kwargs)
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
+        if loop not in (False, True, "unrolled"):
+            raise ValueError(f"loop must be False (Keras's layers), True (one WHILE loop each) or 'unrolled', "
+                             f"got {loop!r}")
         self.num_classes, self.vocab_size, self.sequence_length = num_classes, vocab_size, sequence_length
         self.cell, self.embed_dim, self.units, self.depth = cell, embed_dim, units, depth
         self.bidirectional, self.dropout, self.l1, self.l2, self.unroll = bidirectional, dropout, l1, l2, unroll
@@ -57,7 +60,7 @@ class RecurrentClassifier(keras.Model):
         mask = padding_mask(ids)
         x = self.embed(ids)
         for rnn in self.recurrent:
-            x = run_loop(rnn, x, mask) if self.loop else rnn(x, mask=mask, training=training)
+            x = run_loop(rnn, x, mask, self.loop == "unrolled") if self.loop else rnn(x, mask=mask, training=training)
         return self.softmax(self.logits(self.drop(x, training=training)))
 
     def get_config(self):
@@ -71,18 +74,25 @@ class RecurrentClassifier(keras.Model):
         """The export twin: one loop body over the fixed length (builtin TFLite ops only), same weights."""
         return {**self.get_config(), "loop": True}
 
+    def one_graph_config(self):
+        """The export twin with no control flow: each loop unrolled over the fixed length, same weights. MediaPipe's
+        text tasks take one-subgraph models only, and each WHILE body is a subgraph of its own."""
+        return {**self.get_config(), "loop": "unrolled"}
 
-def run_loop(rnn, x, mask):
+
+def run_loop(rnn, x, mask, unrolled=False):
     """What a Keras LSTM / GRU layer (or a Bidirectional one, outputs concatenated) computes on `x` with `mask`,
     as one `keras.ops.fori_loop` over the fixed time axis calling the layer's own cell: a masked step keeps the
     state, and its output is zero or the previous one, as the layer's `zero_output_for_mask` says. Inference
-    only (no dropout)."""
+    only (no dropout). `unrolled`: the step is written out once per time step instead, a graph with no control flow
+    (one subgraph, which MediaPipe's text tasks require)."""
     if not rnn.built:
         rnn.build(tuple(x.shape))
     if isinstance(rnn, keras.layers.Bidirectional):
         if rnn.merge_mode != "concat":
             raise ValueError(f"run_loop joins Bidirectional outputs by concatenation, not {rnn.merge_mode!r}")
-        forward, backward = run_loop(rnn.forward_layer, x, mask), run_loop(rnn.backward_layer, x, mask)
+        forward = run_loop(rnn.forward_layer, x, mask, unrolled)
+        backward = run_loop(rnn.backward_layer, x, mask, unrolled)
         if rnn.backward_layer.return_sequences:
             backward = keras.ops.flip(backward, axis=1)  # back in reading order, as Bidirectional returns it
         return keras.ops.concatenate([forward, backward], axis=-1)
@@ -108,8 +118,12 @@ def run_loop(rnn, x, mask):
             return output, states
         return keras.ops.slice_update(outputs, (0, t, 0), keras.ops.expand_dims(output, 1)), states
 
-    outputs, _ = keras.ops.fori_loop(0, steps, step, (outputs, states))
-    return outputs
+    if not unrolled:
+        return keras.ops.fori_loop(0, steps, step, (outputs, states))[0]
+    carry = (outputs, states)
+    for t in range(steps):  # the same step, copied once per time step: no control flow left in the graph
+        carry = step(t, carry)
+    return carry[0]
 
 
 def _recurrent(hp, info, cell, bidirectional):

@@ -12,7 +12,8 @@ from zoo.optim import make_optimizer
 # What a task's model outputs, as code downstream may assume it (`Task.output`).
 SOFTMAX_CLASSES = "softmax classes"  # one probability per class, summing to 1: argmax is the label
 IMAGE = "image"  # pixels: an autoencoder's reconstruction, a VAE's decoding, a GAN's sample
-OUTPUTS = (SOFTMAX_CLASSES, IMAGE)
+TOKENS = "next-token probabilities"  # per position, one probability per vocabulary entry
+OUTPUTS = (SOFTMAX_CLASSES, IMAGE, TOKENS)
 
 
 class Task(abc.ABC):
@@ -25,6 +26,7 @@ class Task(abc.ABC):
     mode = "min"
     objectives: dict[str, str] = {"val_loss": "min", "loss": "min"}  # metric -> direction, for tuning
     prunable = False  # export --prune can fine-tune it
+    exportable = True  # export writes its graphs (`export_graphs`)
     replicable = False  # its loss is averaged over the global batch when replicas split it (Keras's compiled losses)
 
     @property

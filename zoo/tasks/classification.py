@@ -12,6 +12,8 @@ import numpy as np
 from zoo.optim import classification_loss, make_optimizer
 from zoo.tasks.base import SOFTMAX_CLASSES, Task
 
+UNROLLED_UNCALIBRATED = ("calibrating every step of the unrolled loops took 12 minutes for lstm_imdb on a 2-core CPU; "
+                         "model_int8 (loops float32) and model_unrolled_dynamic are the quantized choices")
 VAL_EXAMPLES = 2000  # validation inputs `--quantize auto` scores each candidate file on
 
 
@@ -141,6 +143,8 @@ class ClassificationTask(Task):
         )
         if info.input_kind == "image" and info.input_shape[-1] == 1:
             return [graph, rgb_graph(graph, original)]
+        if hasattr(model, "one_graph_config"):  # recurrent layers: WHILE loops, each a subgraph of its own
+            return [graph, one_graph(graph, model)]
         return [graph]
 
 
@@ -160,10 +164,20 @@ def rgb_graph(graph, original):
         f"{graph.input['preprocessing']}; RGB in, converted to grayscale in the graph as "
         f"{LUMINANCE[0]:.6f} R + {LUMINANCE[1]:.6f} G + {LUMINANCE[2]:.6f} B (tf.image.rgb_to_grayscale's weights "
         "scaled to sum to 1)").lstrip("; "),
-        converted="rgb_to_grayscale")
+        converted="rgb_to_grayscale", copy="rgb")
     return dataclasses.replace(graph, name="model_rgb", model=rgb_input(graph.model, shape),
                                original=rgb_input(original, shape), input=rgb,
                                inputs=np.repeat(graph.inputs, 3, axis=-1), calibration=calibration, outputs=None,
                                float_layers=("luminance",),
                                val_loss=lambda predict_file: graph.val_loss(
                                    lambda x: predict_file(np.repeat(x, 3, axis=-1))), summary={})
+
+
+def one_graph(graph, model):
+    """The graph again as one subgraph (`model_unrolled`: the recurrent loops written out step by step), for the task
+    APIs that take nothing else (MediaPipe's TextClassifier). The same inputs, outputs and checks as `model`."""
+    clone = type(model).from_config(model.one_graph_config())
+    clone(graph.inputs[:1])
+    clone.set_weights(model.get_weights())
+    return dataclasses.replace(graph, name="model_unrolled", model=clone, input=dict(graph.input, copy="unrolled"),
+                               summary={}, uncalibrated=UNROLLED_UNCALIBRATED)

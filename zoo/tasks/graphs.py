@@ -41,6 +41,8 @@ class ExportGraph:
         test inputs under its int8 limit.
     float_layers: names of the graph's Keras layers whose ops stay float32 in the quantized files (model_rgb's
         luminance: quantized, it rounds the gray value the grayscale file is fed, and a few top-1s flip).
+    uncalibrated: when set, why the variants that calibrate activations (int8, int16x8, auto) are not made for this
+        graph; export reports them as skipped, not failed.
     """
 
     name: str
@@ -58,6 +60,7 @@ class ExportGraph:
     loss_unit: str = "mean |TFLite - Keras|"
     outputs: Optional[np.ndarray] = None
     float_layers: tuple[str, ...] = ()
+    uncalibrated: str = ""
 
     @property
     def input_shape(self) -> tuple[int, ...]:
