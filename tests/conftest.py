@@ -113,10 +113,12 @@ def write_imdb_like(folder, n_train: int = 240, n_test: int = 80, seed: int = 0)
 # data function name -> writer of a small synthetic copy in the dataset's standard format
 FAKE_WRITERS = {"mnist": write_mnist_like, "binarized_mnist": write_mnist_like, "fashion_mnist": write_mnist_like,
                 "cifar10": write_cifar_like,
-                "imdb_reviews": write_imdb_like}
+                "imdb_reviews": write_imdb_like,
+                "written_dates": lambda folder: None}  # generated from a seed: no folder to read
 
 
 def fake_data_dir(recipe, folder):
+    """A folder of synthetic data in the layout `recipe` reads, or None where the recipe generates its data."""
     name = recipe.data.__name__
     if name not in FAKE_WRITERS:
         raise AssertionError(f"no synthetic-data writer for data function {name!r}: add one to tests/conftest.py")
@@ -127,6 +129,9 @@ def fake_data_dir(recipe, folder):
 TINY = {
     "epochs": 2,
     "batch_size": 32,
+    "train_examples": 600,  # seq2seq_dates's generated corpus
+    "val_examples": 100,
+    "test_examples": 200,
     "filters": 8,
     "units": 32,
     "dense_units": 16,
@@ -153,6 +158,11 @@ HEAVY = {
     "gru_imdb": "lstm_imdb covers RecurrentClassifier in the default run",
     "bilstm_imdb": "lstm_imdb covers RecurrentClassifier in the default run",
 }
+
+
+def data_arg(folder):
+    """`data_dir` for a folder from `fake_data_dir` (None stays None)."""
+    return None if folder is None else str(folder)
 
 
 def recipe_params(names, also=()):

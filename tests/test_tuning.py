@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import zoo
-from conftest import fake_data_dir, recipe_params
+from conftest import data_arg, fake_data_dir, recipe_params
 from tuning import __main__ as tuning_cli
 from tuning import search, space
 from zoo import train
@@ -30,7 +30,7 @@ def test_every_search_space_builds_models(name, tmp_path):
     """Random draws and both ends of every range build a working model."""
     recipe = zoo.get(name)
     data_dir = fake_data_dir(recipe, tmp_path / "d")
-    hm = search.RecipeHyperModel(recipe, fixed_for(recipe), data_dir=str(data_dir))
+    hm = search.RecipeHyperModel(recipe, fixed_for(recipe), data_dir=data_arg(data_dir))
     assert set(recipe.search_space) - set(fixed_for(recipe)) == set(hm.space)
     hp = kt.HyperParameters()
     hm.values(hp)  # registers the space

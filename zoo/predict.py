@@ -1,9 +1,10 @@
-"""Classify your own images or texts with a trained run.
+"""Classify your own images or texts with a trained run (or convert texts, with an encoder-decoder's run).
 
     python -m zoo.predict runs/cnn_cifar10/20261123-213000 cat.jpg truck.png
     python -m zoo.predict runs/cnn_mnist/20261122-213000 digit.png --top 3 --invert
     python -m zoo.predict runs/lstm_imdb/20261124-010000 "A gripping film." "Dull and far too long."
     python -m zoo.predict runs/lstm_imdb/20261124-010000 - < reviews.txt      # one review per line
+    python -m zoo.predict runs/seq2seq_dates/20261207-010000 "3rd of March 2021" "Mar 3, 2021"
 
 What the arguments are follows from the run's inputs. Image runs: each file is
 decoded (PNG, JPEG, GIF, BMP), converted to the recipe's channels (grayscale or
@@ -13,7 +14,8 @@ around. A file that cannot be read is named in a one-line error and the others a
 still classified; the exit code is then 1. Text runs: each argument is one text
 (`-` reads one per line from stdin), tokenised with the run's own vocab.txt and
 standardisation, exactly as in training. The top-K labels are printed with their
-probabilities.
+probabilities. An encoder-decoder's run (seq2seq_dates) prints each input, a tab, and
+its output by greedy decoding (`-` reads inputs from stdin, one per line).
 """
 
 from __future__ import annotations
@@ -101,9 +103,7 @@ def predict_texts(folder, run, model, texts, top=5, invert=False, log=print, err
 
     if invert:
         raise UsageError("--invert is for image runs; this run reads text")
-    if "-" in texts:
-        texts = [t for item in texts for t in ([line for line in sys.stdin.read().splitlines() if line.strip()]
-                                               if item == "-" else [item])]
+    texts = read_lines(texts)
     if not texts:
         raise UsageError("no text to classify: standard input held no line with text; give texts as arguments, or "
                          "one per line on standard input (`-`)")
@@ -117,7 +117,44 @@ def predict_texts(folder, run, model, texts, top=5, invert=False, log=print, err
     return 0
 
 
-PREDICTORS = {"image": predict_files, "tokens": predict_texts}  # by the run's input kind
+def read_lines(items) -> list[str]:
+    """The arguments, `-` replaced by the non-empty lines of stdin."""
+    return [t for item in items for t in ([line for line in sys.stdin.read().splitlines() if line.strip()]
+                                          if item == "-" else [item])]
+
+
+def predict_sequences(folder, run, model, texts, top=5, invert=False, log=print, err=print) -> int:
+    """Print each input's output sequence (greedy decoding: seq2seq_dates writes the ISO date); returns how many
+    inputs could not be read (too long), each named in one line."""
+    import numpy as np
+
+    from zoo.data import dates
+
+    if invert:
+        raise UsageError("--invert is for image runs; this run reads text")
+    texts = read_lines(texts)
+    if not texts:
+        raise UsageError("nothing to convert: give inputs as arguments, or one per line on standard input (`-`)")
+    length = run["data"]["input_shape"][0]
+    good, failed = [], 0
+    for t in texts:
+        known = sum(c in dates.SOURCE_IDS for c in t)
+        why = (f"is {len(t)} characters; this model reads at most {length}" if len(t) > length else
+               "is empty" if not t.strip() else
+               f"has no character the model knows (it reads {dates.SOURCE_ALPHABET.strip()!r})" if not known else "")
+        if why:
+            err(f"error: {t!r} {why}")
+            failed += 1
+        else:
+            good.append(t)
+    if good:
+        ids, _ = model.greedy(dates.encode_source(good, length))
+        for t, row in zip(good, np.asarray(ids)):
+            log(f"{t}\t{dates.decode_target(row)}")
+    return failed
+
+
+PREDICTORS = {"image": predict_files, "tokens": predict_texts, "characters": predict_sequences}  # by input kind
 
 
 def predict(run_dir, items, top: int = 5, invert: bool = False, log=print, err=None) -> int:
@@ -126,10 +163,12 @@ def predict(run_dir, items, top: int = 5, invert: bool = False, log=print, err=N
 
     err = err or (lambda s: print(s, file=sys.stderr))
     run = Run(run_dir)
-    run.require_classifier("zoo.predict")
+    kind = run.info.get("input_kind", "image")
+    if kind != "characters":  # an encoder-decoder (seq2seq_dates) maps each input to an output sequence instead
+        run.require_classifier("zoo.predict")
     if top < 1:
         raise UsageError("--top must be at least 1")
-    predictor = PREDICTORS[run.info.get("input_kind", "image")]
+    predictor = PREDICTORS[kind]
     return predictor(run.folder, run.record, run.model(), items, top=top, invert=invert, log=log, err=err)
 
 

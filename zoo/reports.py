@@ -79,6 +79,25 @@ def plot_confusion_matrix(cm: np.ndarray, class_names: Sequence[str], path, titl
     save_figure(fig, path)
 
 
+def attention_maps(examples, path, title: str = "", cols: int = 2) -> None:
+    """One heatmap per (source text, output tokens, weights (output steps, source positions)): which source characters
+    each output token attended to; rows stop at the output's <end>, columns at the source's end."""
+    plt = pyplot()
+    rows = -(-len(examples) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(6.5 * cols, 3.2 * rows), squeeze=False)
+    for ax, (source, output, weights) in zip(axes.ravel(), examples):
+        steps = next((i for i, t in enumerate(output) if t.startswith("<")), len(output)) + 1
+        steps = min(steps, len(output))
+        ax.imshow(np.asarray(weights)[:steps, : len(source)], cmap="viridis", vmin=0, vmax=1, aspect="auto")
+        ax.set_xticks(range(len(source)), [c if c != " " else "␣" for c in source], fontsize=7)
+        ax.set_yticks(range(steps), output[:steps], fontsize=7)
+        ax.set_title(f"{source!r} -> {''.join(t for t in output[:steps] if not t.startswith('<'))}", fontsize=9)
+    for ax in axes.ravel()[len(examples):]:
+        ax.axis("off")
+    fig.suptitle(title or "Attention (test)")
+    save_figure(fig, path)
+
+
 def read_history(path) -> list[dict]:
     path = Path(path)
     if not path.is_file():

@@ -15,5 +15,7 @@ later rebuilds the data for that run (resume, evaluate, export) passes them back
 from zoo.data.types import DataInfo, Datasets
 from zoo.data.images import binarized_mnist, cifar10, fashion_mnist, mnist  # (for recipes)
 from zoo.data.text import imdb_reviews
+from zoo.data.dates import written_dates
 
-__all__ = ["DataInfo", "Datasets", "mnist", "binarized_mnist", "fashion_mnist", "cifar10", "imdb_reviews"]
+__all__ = ["DataInfo", "Datasets", "mnist", "binarized_mnist", "fashion_mnist", "cifar10", "imdb_reviews",
+           "written_dates"]

@@ -252,12 +252,12 @@ def array_pipeline(x, y, *, batch_size: int, training: bool, seed: int, dtype=No
     1.2 s on a 2-core CPU, time taken from the model's cores)."""
     import tensorflow as tf
 
-    inputs, labels = tf.constant(x), tf.constant(y)
-    ds = tf.data.Dataset.range(len(x))
+    inputs, labels = tf.nest.map_structure(tf.constant, x), tf.constant(y)  # x: an array or a tuple of arrays
+    ds = tf.data.Dataset.range(len(y))
     if training:
-        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size).map(lambda i: (tf.gather(inputs, i), tf.gather(labels, i)),
-                                  num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size).map(lambda i: (tf.nest.map_structure(lambda a: tf.gather(a, i), inputs),
+                                             tf.gather(labels, i)), num_parallel_calls=tf.data.AUTOTUNE)
     return _augmented(ds, training=training, seed=seed, dtype=dtype, augment=augment)
 
 

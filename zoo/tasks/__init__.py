@@ -14,10 +14,11 @@ from __future__ import annotations
 from zoo.tasks.classification import ClassificationTask
 from zoo.tasks.reconstruction import ReconstructionTask
 from zoo.tasks.gan import AdversarialTask
+from zoo.tasks.generation import GenerationTask
 from zoo.tasks.vae import VariationalTask
 
 TASKS = {"classification": ClassificationTask(), "reconstruction": ReconstructionTask(), "vae": VariationalTask(),
-         "gan": AdversarialTask()}
+         "gan": AdversarialTask(), "generation": GenerationTask()}
 
 
 def get_task(name: str):

@@ -1,0 +1,93 @@
+"""The generation task kind and seq2seq_dates: the generated corpus, perplexity, per-epoch samples, attention maps,
+zoo.predict's conversions, and export's refusal, as a user meets them (fresh processes, the documented commands)."""
+
+import datetime
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from zoo.data import dates
+
+
+def test_corpus_is_the_same_for_a_seed_and_splits_share_no_string():
+    first, again = dates.corpus(3, (200, 50, 1000)), dates.corpus(3, (200, 50, 1000))
+    assert first == again and [len(s) for s in first] == [200, 50, 1000]
+    strings = [{text for text, _ in split} for split in first]
+    assert sum(map(len, strings)) == 1250 and not (strings[0] & strings[2] or strings[1] & strings[2]
+                                                   or strings[0] & strings[1])
+    assert dates.corpus(4, (200, 50, 1000)) != first
+
+
+def test_each_format_names_its_day():
+    day = datetime.date(2021, 3, 3)
+    written = {name: f(day) for name, f in dates.FORMATS.items()}
+    assert {"3rd of March 2021", "03/03/21", "Mar 3, 2021", "2021-03-03", "3.3.21", "Wednesday, March 3, 2021",
+            "20210303"} <= set(written.values())
+    assert dates.FORMATS["us_slash_short"](datetime.date(1950, 1, 2)) == "01/02/50"  # month first, 50 -> 1950
+    assert dates.FORMATS["eu_dots"](datetime.date(2049, 12, 31)) == "31.12.2049"
+    assert [dates.ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 23, 31)] == [
+        "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "23rd", "31st"]
+    longest = max(len(f(datetime.date(2021, 9, 22))) for f in dates.FORMATS.values())
+    assert longest <= dates.SOURCE_LENGTH
+    for text, iso in dates.corpus(0, (500,))[0]:
+        assert dates.decode_target(dates.encode_target([iso])[0]) == iso and len(text) <= dates.SOURCE_LENGTH
+
+
+def test_perplexity_skips_padding_and_matches_the_cross_entropy():
+    from zoo.tasks.generation import Perplexity
+
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(5), size=(3, 4)).astype("float32")
+    y = np.array([[1, 2, 0, 0], [3, 4, 4, 0], [2, 2, 2, 2]])
+    metric = Perplexity()
+    metric.update_state(y, probs)
+    keep = y != 0
+    expected = np.exp(-np.mean(np.log(np.take_along_axis(probs, y[..., None], -1)[..., 0][keep])))
+    assert float(metric.result()) == pytest.approx(expected, rel=1e-5)
+
+
+def run(*args, stdin=None):
+    return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, input=stdin, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def dates_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("s2s") / "run"
+    done = run("zoo.train", "seq2seq_dates", "--set", "train_examples=600", "--set", "val_examples=100",
+               "--set", "test_examples=500", "--set",
+               "epochs=2", "--set", "units=32", "--set", "batch_size=32", "--run-dir", str(folder))
+    assert done.returncode == 0, done.stderr[-2000:]
+    return folder
+
+
+def test_seq2seq_dates_trains_and_shows_its_work(dates_run):
+    metrics = json.loads((dates_run / "metrics.json").read_text())
+    assert metrics["test_examples"] == 500 and metrics["test_tokens"] == 500 * dates.TARGET_LENGTH
+    assert metrics["test_perplexity"] == pytest.approx(2 ** metrics["test_bits_per_token"], rel=1e-6)
+    assert 1 < metrics["test_perplexity"] < len(dates.TARGET_TOKENS)  # learned something, and a probability
+    assert 0 <= metrics["test_exact_match"] <= metrics["test_token_accuracy"] <= 1
+    blocks = (dates_run / "samples.txt").read_text(encoding="utf-8").strip().split("\n\n")
+    assert [b.splitlines()[0] for b in blocks] == ["epoch 1", "epoch 2"]
+    assert all(len(b.splitlines()) == 1 + 8 and " -> " in b for b in blocks)
+    assert (dates_run / "attention.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert list((dates_run / "tensorboard" / "samples").iterdir())  # the text summaries
+
+
+def test_predict_converts_each_line_and_names_bad_inputs(dates_run):
+    done = run("zoo.predict", str(dates_run), "3rd of March 2021", "", "x" * 40, "-", stdin="Mar 3, 2021\n\n")
+    assert done.returncode == 1  # two inputs could not be converted
+    lines = done.stdout.splitlines()
+    assert [line.split("\t")[0] for line in lines] == ["3rd of March 2021", "Mar 3, 2021"]
+    assert all(len(line.split("\t")) == 2 for line in lines)
+    errors = done.stderr.strip().splitlines()
+    assert len(errors) == 2 and "is empty" in errors[0] and "at most 32" in errors[1]
+
+
+def test_export_refuses_in_one_line_and_writes_nothing(dates_run):
+    before = sorted(p.name for p in dates_run.iterdir())
+    done = run("export", str(dates_run))
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1 and "generation" in done.stderr
+    assert sorted(p.name for p in dates_run.iterdir()) == before

@@ -1,0 +1,166 @@
+"""Sequence generation: the model predicts the next token; scored by test perplexity (and, for a model that maps one
+sequence to another, by greedy decoding's exact matches).
+
+Inputs are what the data pipeline gives (a language model: token ids; an encoder-decoder: source ids and the target
+shifted right behind <start>); labels are the next tokens, id 0 padding, which the loss and every score skip.
+
+`metrics.json` keys: test_perplexity (e to the mean next-token cross-entropy over the test tokens), test_bits_per_token,
+test_token_accuracy (the true previous tokens fed), test_tokens, test_examples; a model with `greedy(source)` adds
+test_exact_match (the share of test examples whose whole output, decoded from its own guesses, is right).
+After every epoch, `samples.txt` in the run folder gains the model's outputs for fixed test inputs, and TensorBoard's
+text tab shows them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import keras
+import numpy as np
+
+from zoo.optim import make_optimizer
+from zoo.tasks.base import TOKENS, Task
+
+SAMPLES = 8  # test inputs written to samples.txt after every epoch
+ATTENTION_SHOWN = 6  # test examples drawn in attention.png
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class Perplexity(keras.metrics.Metric):
+    """e to the mean cross-entropy of the true next tokens, padding (id 0) skipped. Keras has none; KerasHub's would
+    add a package for ten lines. Named `perplexity`, so validation gives `val_perplexity` (tuning's objective)."""
+
+    def __init__(self, name="perplexity", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+        self.count = self.add_variable(shape=(), initializer="zeros", name="count")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true = keras.ops.cast(y_true, "int32")
+        probs = keras.ops.take_along_axis(keras.ops.cast(y_pred, "float32"), keras.ops.expand_dims(y_true, -1),
+                                          axis=-1)[..., 0]
+        keep = keras.ops.cast(keras.ops.not_equal(y_true, 0), "float32")
+        self.total.assign_add(keras.ops.sum(-keras.ops.log(keras.ops.maximum(probs, 1e-9)) * keep))
+        self.count.assign_add(keras.ops.sum(keep))
+
+    def result(self):
+        return keras.ops.exp(self.total / keras.ops.maximum(self.count, 1.0))
+
+
+def sources_of(dataset):
+    """A batched pipeline's model inputs, whatever their structure (an encoder-decoder's: (source, previous))."""
+    for x, y in dataset:
+        yield x, np.asarray(y)
+
+
+class SampleWriter(keras.callbacks.Callback):
+    """After each epoch: the model's greedy outputs for fixed test inputs, appended to samples.txt and written as a
+    TensorBoard text summary."""
+
+    def __init__(self, task, data, folder=None):
+        super().__init__()
+        self.task, self.data, self.folder = task, data, folder
+        (self.source, _), self.target = next(iter(data.test.unbatch().batch(SAMPLES)))
+
+    def on_epoch_end(self, epoch, logs=None):
+        lines = self.task.sample_lines(self.model, self.data, np.asarray(self.source), np.asarray(self.target))
+        text = f"epoch {epoch + 1}\n" + "\n".join(lines) + "\n"
+        if self.folder is None:
+            return
+        with open(self.folder / "samples.txt", "a", encoding="utf-8") as f:
+            f.write(text + "\n")
+        import tensorflow as tf
+
+        with tf.summary.create_file_writer(str(self.folder / "tensorboard" / "samples")).as_default():
+            tf.summary.text("samples", "\n\n".join(f"    {line}" for line in lines), step=epoch + 1)
+
+
+class GenerationTask(Task):
+    """A compiled Keras loss (next-token cross-entropy, padding ignored); `val_loss` picks the best epoch."""
+
+    name = "generation"
+    output = TOKENS
+    objectives = {"val_loss": "min", "val_perplexity": "min", "loss": "min", "perplexity": "min"}  # for tuning
+    replicable = True
+
+    def compile(self, model, hp: Mapping[str, Any], steps_per_epoch: int) -> None:
+        model.compile(optimizer=make_optimizer(hp, steps_per_epoch),
+                      loss=keras.losses.SparseCategoricalCrossentropy(ignore_class=0), metrics=[Perplexity()],
+                      steps_per_execution=hp["steps_per_execution"])
+
+    def callbacks(self, folder, data, hp, log=print) -> list:
+        return [SampleWriter(self, data, folder)]
+
+    @staticmethod
+    def vocabularies(data) -> tuple[list[str], list[str]]:
+        """(source tokens, target tokens), line i being the token of id i."""
+        text = data.info.text
+        return data.files[text["source_vocabulary"]].splitlines(), list(data.info.class_names)
+
+    def decode(self, data, ids, which: str = "target") -> str:
+        source, target = self.vocabularies(data)
+        tokens = target if which == "target" else source
+        out = []
+        for i in np.asarray(ids):
+            if which == "target" and i == data.info.text["end_id"]:
+                break
+            if i != 0:
+                out.append(tokens[int(i)])
+        return "".join(out)
+
+    def sample_lines(self, model, data, source, target) -> list[str]:
+        ids, _ = model.greedy(source)
+        lines = []
+        for s, g, t in zip(source, np.asarray(ids), target):
+            guess, truth = self.decode(data, g), self.decode(data, t)
+            lines.append(f"{self.decode(data, s, 'source')!r} -> {guess!r}"
+                         + ("" if guess == truth else f" (expected {truth!r})"))
+        return lines
+
+    def evaluate(self, model, data, hp=None, folder=None) -> dict[str, Any]:
+        nll, tokens, right, exact, examples = 0.0, 0, 0, 0, 0
+        shown = None
+        for (source, previous), y in sources_of(data.test):
+            probs = np.asarray(model.predict_on_batch((source, previous)), np.float32)
+            keep = y != 0
+            picked = np.take_along_axis(probs, y[..., None], axis=-1)[..., 0]
+            nll += float(-np.sum(np.log(np.maximum(picked[keep], 1e-9))))
+            tokens += int(keep.sum())
+            right += int(np.sum((probs.argmax(-1) == y) & keep))
+            ids, weights = model.greedy(source)
+            ids = np.asarray(ids)
+            exact += int(np.sum(np.all((ids == y) | ~keep, axis=1)))
+            examples += len(y)
+            if shown is None:
+                shown = (np.asarray(source[:ATTENTION_SHOWN]), ids[:ATTENTION_SHOWN],
+                         np.asarray(weights[:ATTENTION_SHOWN]))
+        mean = nll / max(tokens, 1)
+        metrics = {"test_perplexity": math.exp(mean), "test_bits_per_token": mean / math.log(2),
+                   "test_token_accuracy": right / max(tokens, 1), "test_exact_match": exact / max(examples, 1),
+                   "test_tokens": tokens, "test_examples": examples}
+        source, ids, weights = shown
+        attention = [(self.decode(data, s, "source"), [data.info.class_names[i] for i in g], w)
+                     for s, g, w in zip(source, ids, weights)]
+        return {"metrics": metrics, "attention": attention}
+
+    def report_text(self, result, info) -> str:
+        return self.summary(result["metrics"])
+
+    def write_reports(self, folder, result, info, title: str) -> str:
+        from zoo.reports import attention_maps
+
+        attention_maps(result["attention"], folder / "attention.png", f"{title}: attention on test examples")
+        return self.report_text(result, info)
+
+    def summary(self, metrics: Mapping[str, Any]) -> str:
+        line = (f"test perplexity {metrics['test_perplexity']:.4f} ({metrics['test_bits_per_token']:.4f} bits per "
+                f"token), token accuracy {metrics['test_token_accuracy']:.4f}")
+        if metrics.get("test_exact_match") is not None:
+            line += f", exact match {metrics['test_exact_match']:.4f}"
+        return line + f" over {metrics['test_examples']} examples"
+
+    exportable = False  # export refuses it in one line, before any work
+
+    def export_graphs(self, model, original, data, batch: int, calibration: int, reference=None) -> list:
+        raise NotImplementedError("export refuses generation runs (Task.exportable): their decoding graphs are planned")
