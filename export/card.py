@@ -12,6 +12,8 @@ USE = {
     "reconstruction": "Compressing and reconstructing inputs like the training data (an autoencoder).",
     "vae": "Encoding inputs like the training data and generating new ones from the latent space (a VAE).",
     "gan": "Generating images like the training data from random noise (a GAN).",
+    "generation": ("Writing an output sequence for inputs like the training data, token by token (greedy decoding in "
+                   "the file: one invoke writes the whole output)."),
 }
 LIMITS = ("It was trained and tested on one dataset only: inputs unlike that data (other sizes, other sources, "
           "other classes) get confident but meaningless outputs. Test numbers are from that dataset's test split; "
@@ -19,7 +21,7 @@ LIMITS = ("It was trained and tested on one dataset only: inputs unlike that dat
 
 
 def _percent_or_value(key: str, value) -> str:
-    if isinstance(value, float) and "accuracy" in key:
+    if isinstance(value, float) and ("accuracy" in key or "match" in key):
         return f"{value:.2%}"
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
@@ -60,14 +62,17 @@ def markdown(opened, report: dict, signature: dict) -> str:
               "|---|---|---|---|---|---|---|"]
     for name, r in report["artifacts"].items():
         io = r["io"]
-        result = (f"{r['test_accuracy']:.2%}" if "test_accuracy" in r else f"max abs diff {r['max_abs_diff_vs_keras']:.1e}")
-        agreement = (f"{r['argmax_agreement_vs_keras']:.2%} same top-1" if "argmax_agreement_vs_keras" in r
+        result = (f"{r['test_accuracy']:.2%}" if "test_accuracy" in r else
+                  f"{r['test_exact_match']:.2%} exact" if "test_exact_match" in r else
+                  f"max abs diff {r['max_abs_diff_vs_keras']:.1e}")
+        agreement = (f"{r['argmax_agreement_vs_keras']:.2%} same top-1" if "argmax_agreement_vs_keras" in r else
+                     f"{r['greedy_agreement_vs_keras']:.2%} same output" if "greedy_agreement_vs_keras" in r
                      else f"mean abs diff {r['mean_abs_diff_vs_keras']:.1e}")
         mediapipe = io.get("mediapipe", {})
         lines.append(f"| `{name}` | {r['bytes']:,} | {result} | {agreement} | {r['latency_ms_1_thread']['p50']:.3f} | "
                      f"{'yes' if io.get('metadata') else 'no'} | "
                      f"{_mediapipe(mediapipe)} |")
-    for variant, why in report["failures"].items():
+    for variant, why in {**report["failures"], **report.get("skipped", {})}.items():
         lines.append(f"\nNot exported: {variant}: {why}")
     labels = next((g["output"]["labels"] for g in signature["graphs"].values() if g["output"].get("labels")), [])
     lines += ["", "## Intended use and limits", "", USE.get(recipe.task, ""), "", LIMITS]

@@ -27,9 +27,6 @@ TWIN_TOLERANCE = 0.05  # export twin vs trained model, relative to outputs above
 def check_options(recipe, task, *, variant_names, batch, calibration_samples, latency_runs, prune, prune_epochs,
                   quantizer, int8_io, max_loss, min_ratio) -> None:
     """Refuse bad options before any work."""
-    if not task.exportable:
-        raise UsageError(f"{recipe.name} is a {recipe.task} recipe, which export cannot write yet (its step-by-step "
-                         "decoding graphs are planned, issue #32); the run folder's model.keras works in Keras")
     if batch < 1 or calibration_samples < 1 or latency_runs < 1:
         raise UsageError(f"--batch, --calibration-samples and --latency-runs must be at least 1, got {batch}, "
                          f"{calibration_samples} and {latency_runs}")

@@ -86,8 +86,24 @@ def test_predict_converts_each_line_and_names_bad_inputs(dates_run):
     assert len(errors) == 2 and "is empty" in errors[0] and "at most 32" in errors[1]
 
 
-def test_export_refuses_in_one_line_and_writes_nothing(dates_run):
-    before = sorted(p.name for p in dates_run.iterdir())
-    done = run("export", str(dates_run))
-    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1 and "generation" in done.stderr
-    assert sorted(p.name for p in dates_run.iterdir()) == before
+def test_export_writes_a_file_that_decodes_as_keras_does(dates_run, tmp_path):
+    """One invoke of the float32 file writes the whole output: token for token Keras's greedy decoding."""
+    from export import verify
+    from zoo.run import Run
+
+    out = tmp_path / "export"
+    done = run("export", str(dates_run), "--quantize", "float32,dynamic,int8", "--latency-runs", "5", "--out", str(out))
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads((out / "report.json").read_text())
+    assert report["artifacts"]["model_float32.tflite"]["greedy_agreement_vs_keras"] == 1.0
+    assert 0 <= report["artifacts"]["model_dynamic.tflite"]["greedy_agreement_vs_keras"] <= 1
+    assert list(report["skipped"]) == ["model int8"] and "dynamic" in report["skipped"]["model int8"]
+    signature = json.loads((out / "signature.json").read_text())
+    assert signature["graphs"]["model"]["input"]["kind"] == "characters"
+    assert (out / "target_vocab.txt").read_text().splitlines() == list(dates.TARGET_TOKENS)
+    texts = ["3rd of March 2021", "03/03/21", "Mar 3, 2021", "THE 1ST OF MAY, 1999", "7.6.05"]
+    source = dates.encode_source(texts)
+    lite = verify.Runner((out / "model_float32.tflite").read_bytes()).predict(source)
+    keras_ids, _ = Run(dates_run).model().greedy(source)
+    assert np.array_equal(lite.argmax(-1), np.asarray(keras_ids))
+    assert "exact" in (out / "MODEL_CARD.md").read_text()

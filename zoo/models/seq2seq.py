@@ -84,7 +84,8 @@ class AttentionSeq2Seq(keras.Model):
         probs, maps = [], []
         for _ in range(steps or self.target_length):
             p, state, weights = self.step(previous, state, vectors, keys, mask)
-            previous = keras.ops.cast(keras.ops.argmax(p, axis=-1), "int32")
+            # top_k, not argmax: Keras's TensorFlow argmax uses BitwiseAnd (for -0.0), which TFLite has no kernel for
+            previous = keras.ops.cast(keras.ops.top_k(p, 1)[1][:, 0], "int32")
             probs.append(p)
             maps.append(weights)
         return keras.ops.stack(probs, axis=1), keras.ops.stack(maps, axis=1)

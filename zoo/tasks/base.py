@@ -26,7 +26,6 @@ class Task(abc.ABC):
     mode = "min"
     objectives: dict[str, str] = {"val_loss": "min", "loss": "min"}  # metric -> direction, for tuning
     prunable = False  # export --prune can fine-tune it
-    exportable = True  # export writes its graphs (`export_graphs`)
     replicable = False  # its loss is averaged over the global batch when replicas split it (Keras's compiled losses)
 
     @property

@@ -24,6 +24,8 @@ from zoo.tasks.base import TOKENS, Task
 
 SAMPLES = 8  # test inputs written to samples.txt after every epoch
 ATTENTION_SHOWN = 6  # test examples drawn in attention.png
+UNCALIBRATED = ("LiteRT Quantizer fails on the decoder's concatenations ('Ranks of scales (3) and zps (3) must be the "
+                "same as the tensor rank (2)'); the dynamic file is the quantized one")
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -160,7 +162,42 @@ class GenerationTask(Task):
             line += f", exact match {metrics['test_exact_match']:.4f}"
         return line + f" over {metrics['test_examples']} examples"
 
-    exportable = False  # export refuses it in one line, before any work
-
     def export_graphs(self, model, original, data, batch: int, calibration: int, reference=None) -> list:
-        raise NotImplementedError("export refuses generation runs (Task.exportable): their decoding graphs are planned")
+        """An encoder-decoder: one graph, `model`, source ids -> the probabilities of every step of greedy decoding
+        (each step fed the previous step's argmax inside the graph), so one invoke writes the whole output. Scored by
+        exact matches against the references and by token-for-token agreement with Keras's greedy decoding."""
+        from zoo.tasks.graphs import ExportGraph, calibration_batches, predict
+
+        if not hasattr(model, "greedy"):
+            raise NotImplementedError("export writes encoder-decoders only so far; a language model's prefill and "
+                                      "decoding-step graphs are planned (issue #32)")
+        sources, targets = [], []
+        for (source, _), y in sources_of(data.test):
+            sources.append(np.asarray(source))
+            targets.append(y)
+        x, y = np.concatenate(sources), np.concatenate(targets)
+        keras_probs = predict(model, x)
+        keras_ids = keras_probs.argmax(-1)
+        keep = y != 0
+
+        def exact(ids):
+            return float(np.mean(np.all((ids == y) | ~keep, axis=1)))
+
+        def score(probs):
+            ids = probs.argmax(-1)
+            return {"test_exact_match": exact(ids),
+                    "greedy_agreement_vs_keras": float(np.mean(np.all(ids == keras_ids, axis=1))),
+                    "token_agreement_vs_keras": float(np.mean(ids == keras_ids))}
+
+        text, steps = data.info.text, keras_probs.shape[1]
+        return [ExportGraph(
+            name="model", model=model, original=original, inputs=x, score=score, outputs=keras_probs,
+            input={"kind": "characters", "shape": list(data.info.input_shape), "dtype": "int32",
+                   "range": list(data.info.input_range), "preprocessing": data.info.preprocessing, "text": text},
+            output={"name": "probabilities", "shape": list(keras_probs.shape[1:]), "dtype": "float32",
+                    "meaning": f"greedy decoding's {steps} steps, each a probability per line of "
+                               f"{text['target_vocabulary']}: step t's argmax is output token t (fed back to step "
+                               f"t + 1 inside the graph); stop at <end> (id {text['end_id']})"},
+            calibration=calibration_batches(lambda: (np.asarray(s) for (s, _), _ in data.train), calibration, batch),
+            summary={"keras_test_exact_match": exact(keras_ids), "test_examples": int(len(x))},
+            uncalibrated=UNCALIBRATED)]
