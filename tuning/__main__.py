@@ -115,10 +115,12 @@ def main(argv=None) -> int:
                    "its own count from --epochs)")
     p.add_argument("--epochs", type=int, help="epochs per trial (hyperband: the most any trial gets)")
     p.add_argument("--executions-per-trial", type=int, default=1, help="models trained per trial, averaged")
-    p.add_argument("--objective", help="the metric to optimise (default: the one that picks a run's best epoch, "
-                   "val_accuracy for classifiers, val_loss for autoencoders and VAEs, val_frechet for GANs); "
-                   "classifiers: val_accuracy, val_loss, accuracy, loss; autoencoders: val_loss, val_mse, loss, mse; "
-                   "VAEs: val_loss, val_reconstruction, loss; GANs: val_frechet, val_confidence")
+    from zoo.tasks import TASKS
+
+    p.add_argument("--objective", help="the metric to optimise (default: the one that picks a run's best epoch); by "
+                   "task kind, default first: " + "; ".join(
+                       f"{name}: {', '.join(sorted(task.objectives, key=lambda k: k != task.monitor))}"
+                       for name, task in TASKS.items()))
     p.add_argument("--dir", metavar="DIR", help="search folder (default tuner/RECIPE)")
     p.add_argument("--resume", action="store_true", help="continue the search in --dir; finished trials are kept")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",

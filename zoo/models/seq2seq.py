@@ -103,8 +103,10 @@ class AttentionSeq2Seq(keras.Model):
 
 
 @recipe(data=data.written_dates, task="generation",
-        hparams={**TRAINING_DEFAULTS, "epochs": 10, "batch_size": 128, "learning_rate": 3e-3, "optimizer": "adam",
-                 "embed_dim": 32, "units": 128, "dropout": 0.0, "train_examples": 50000, "val_examples": 5000,
+        # 4 epochs of 40,000 dates: on an AVX2 EPYC (2 cores, float32, other work running) validation perplexity
+        # was 1.0008 after one epoch of that corpus and 1.0002 after two
+        hparams={**TRAINING_DEFAULTS, "epochs": 4, "batch_size": 128, "learning_rate": 3e-3, "optimizer": "adam",
+                 "embed_dim": 32, "units": 128, "dropout": 0.0, "train_examples": 40000, "val_examples": 5000,
                  "test_examples": 10000, "corpus_seed": 0},
         search_space={"units": {"type": "choice", "values": [64, 128, 256]},
                       "embed_dim": {"type": "choice", "values": [16, 32, 64]},
