@@ -124,33 +124,41 @@ def read_lines(items) -> list[str]:
 
 
 def predict_sequences(folder, run, model, texts, top=5, invert=False, log=print, err=print) -> int:
-    """Print each input's output sequence (greedy decoding: seq2seq_dates writes the ISO date); returns how many
-    inputs could not be read (too long), each named in one line."""
+    """Print each input, a tab, and its output by greedy decoding (seq2seq_dates writes the ISO date), both through
+    the run's own vocabularies; returns how many inputs could not be read (empty, no known character, too long),
+    each named in one line."""
     import numpy as np
 
-    from zoo.data import dates
+    from zoo import runs
 
     if invert:
         raise UsageError("--invert is for image runs; this run reads text")
     texts = read_lines(texts)
     if not texts:
         raise UsageError("nothing to convert: give inputs as arguments, or one per line on standard input (`-`)")
+    text = run["data"]["text"]
+    files = runs.read_data_files(folder, run)
+    source = {c: i for i, c in enumerate(files[text["source_vocabulary"]].split("\n")) if len(c) == 1}
+    target = files[text["target_vocabulary"]].split("\n")
     length = run["data"]["input_shape"][0]
     good, failed = [], 0
     for t in texts:
-        known = sum(c in dates.SOURCE_IDS for c in t)
         why = (f"is {len(t)} characters; this model reads at most {length}" if len(t) > length else
                "is empty" if not t.strip() else
-               f"has no character the model knows (it reads {dates.SOURCE_ALPHABET.strip()!r})" if not known else "")
+               f"has no character the model knows (it reads {''.join(source).strip()!r})"
+               if not any(c in source for c in t) else "")
         if why:
             err(f"error: {t!r} {why}")
             failed += 1
         else:
             good.append(t)
     if good:
-        ids, _ = model.greedy(dates.encode_source(good, length))
-        for t, row in zip(good, np.asarray(ids)):
-            log(f"{t}\t{dates.decode_target(row)}")
+        ids = np.zeros((len(good), length), np.int32)
+        for row, t in enumerate(good):
+            ids[row, : len(t)] = [source.get(c, text["oov_id"]) for c in t]
+        for t, out in zip(good, np.asarray(model.greedy(ids)[0])):
+            cut = list(out).index(text["end_id"]) if text["end_id"] in out else len(out)
+            log(f"{t}\t{''.join(target[i] for i in out[:cut] if i)}")
     return failed
 
 
