@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from zoo.data.dates import TARGET_LENGTH
 RECIPE = "seq2seq_dates"
 PROMPTS, TIMED = 100, 200
 TARGET_EXACT, TARGET_MINUTES = 0.995, 10.0
+PICTURE = "seq2seq_attention.png"
 
 
 def tokens_per_second(decode, sources) -> float:
@@ -54,6 +56,7 @@ def measure(out: Path) -> list[dict]:
     if export_run(run_dir, ["--quantize", "float32,dynamic", "--latency-runs", "50", "--out", str(folder)]) != 0:
         raise SystemExit(f"the export of {run_dir} failed")
     report = json.loads((folder / "report.json").read_text())
+    shutil.copyfile(run_dir / "attention.png", HERE / "results" / PICTURE)  # shown under the table
     opened = Run(run_dir)
     model = opened.model()
     sources = np.concatenate([np.asarray(s) for (s, _), _ in opened.data().test.take(-(-TIMED // 64) * 4)])[:TIMED]
@@ -107,6 +110,9 @@ def table(saved: dict) -> str:
                          f"{r['litert_tokens_per_second']:,.0f} | {r['keras_tokens_per_second']:,.0f} | "
                          f"{'✅' if met(r) else '❌'} |")
         lines.append("")
+    if (HERE / "results" / PICTURE).is_file():
+        lines += ["Where the decoder looked while writing each character (the run's attention.png: test dates, "
+                  "brighter = more weight):", "", f"![attention on test dates](benchmarks/results/{PICTURE})"]
     return "\n".join(lines).rstrip()
 
 
