@@ -227,7 +227,9 @@ def test_the_converters_int8_is_refused_for_loops_and_the_other_variants_are_kep
     assert report["failures"] == {"int8": "conversion failed: the TFLite converter's int8 calibration crashes on "
                                           "WHILE loops (recurrent layers): make int8 with LiteRT Quantizer (no "
                                           "--quantizer converter, --int8-io int8 or float32)"}
-    assert sorted(report["artifacts"]) == ["model_dynamic.tflite", "model_float32.tflite"]
+    assert sorted(report["artifacts"]) == ["model_dynamic.tflite", "model_float32.tflite",
+                                           "model_unrolled_dynamic.tflite", "model_unrolled_float32.tflite"]
+    assert list(report["skipped"]) == ["model_unrolled int8"]  # the unrolled copy is never calibrated
     assert not (tmp_path / "out" / "model_int8.tflite").exists()
 
 
