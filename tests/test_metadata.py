@@ -205,6 +205,7 @@ def test_mediapipe_text_classifier_computes_zoo_predicts_answers_with_the_device
 
 
 @needs_client
+@pytest.mark.slow  # the default run was at its 15-minute limit; test_export checks the unrolled files in it
 def test_mediapipe_text_classifier_runs_a_recurrent_recipe_through_its_unrolled_file(tmp_path):
     """lstm_imdb's model_* files hold WHILE loops (subgraphs), which MediaPipe's text tasks refuse; its
     model_unrolled_* files, the same layers written out step by step, run there and answer as the loop file does."""
