@@ -130,6 +130,7 @@ def predict_sequences(folder, run, model, texts, top=5, invert=False, log=print,
     import numpy as np
 
     from zoo import runs
+    from zoo.tasks.generation import decode_ids
 
     if invert:
         raise UsageError("--invert is for image runs; this run reads text")
@@ -157,8 +158,7 @@ def predict_sequences(folder, run, model, texts, top=5, invert=False, log=print,
         for row, t in enumerate(good):
             ids[row, : len(t)] = [source.get(c, text["oov_id"]) for c in t]
         for t, out in zip(good, np.asarray(model.greedy(ids)[0])):
-            cut = list(out).index(text["end_id"]) if text["end_id"] in out else len(out)
-            log(f"{t}\t{''.join(target[i] for i in out[:cut] if i)}")
+            log(f"{t}\t{decode_ids(out, target, text['end_id'])}")
     return failed
 
 

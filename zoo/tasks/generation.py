@@ -50,10 +50,16 @@ class Perplexity(keras.metrics.Metric):
         return keras.ops.exp(self.total / keras.ops.maximum(self.count, 1.0))
 
 
-def sources_of(dataset):
-    """A batched pipeline's model inputs, whatever their structure (an encoder-decoder's: (source, previous))."""
-    for x, y in dataset:
-        yield x, np.asarray(y)
+def decode_ids(ids, tokens, end_id=None) -> str:
+    """Token ids -> text through `tokens` (line i of a vocabulary file is the token of id i): padding (id 0) left
+    out, stopping at `end_id`. What samples.txt, attention.png and zoo.predict print."""
+    out = []
+    for i in np.asarray(ids):
+        if end_id is not None and i == end_id:
+            break
+        if i != 0:
+            out.append(tokens[int(i)])
+    return "".join(out)
 
 
 class SampleWriter(keras.callbacks.Callback):
@@ -66,10 +72,10 @@ class SampleWriter(keras.callbacks.Callback):
         (self.source, _), self.target = next(iter(data.test.unbatch().batch(SAMPLES)))
 
     def on_epoch_end(self, epoch, logs=None):
-        lines = self.task.sample_lines(self.model, self.data, np.asarray(self.source), np.asarray(self.target))
-        text = f"epoch {epoch + 1}\n" + "\n".join(lines) + "\n"
         if self.folder is None:
             return
+        lines = self.task.sample_lines(self.model, self.data, np.asarray(self.source), np.asarray(self.target))
+        text = f"epoch {epoch + 1}\n" + "\n".join(lines) + "\n"
         with open(self.folder / "samples.txt", "a", encoding="utf-8") as f:
             f.write(text + "\n")
         import tensorflow as tf
@@ -95,21 +101,12 @@ class GenerationTask(Task):
         return [SampleWriter(self, data, folder)]
 
     @staticmethod
-    def vocabularies(data) -> tuple[list[str], list[str]]:
-        """(source tokens, target tokens), line i being the token of id i."""
+    def decode(data, ids, which: str = "target") -> str:
+        """A source or target sequence of `data` as text, through the run's own vocabularies."""
         text = data.info.text
-        return data.files[text["source_vocabulary"]].splitlines(), list(data.info.class_names)
-
-    def decode(self, data, ids, which: str = "target") -> str:
-        source, target = self.vocabularies(data)
-        tokens = target if which == "target" else source
-        out = []
-        for i in np.asarray(ids):
-            if which == "target" and i == data.info.text["end_id"]:
-                break
-            if i != 0:
-                out.append(tokens[int(i)])
-        return "".join(out)
+        if which == "target":
+            return decode_ids(ids, data.info.class_names, text["end_id"])
+        return decode_ids(ids, data.files[text["source_vocabulary"]].splitlines())
 
     def sample_lines(self, model, data, source, target) -> list[str]:
         ids, _ = model.greedy(source)
@@ -123,7 +120,8 @@ class GenerationTask(Task):
     def evaluate(self, model, data, hp=None, folder=None) -> dict[str, Any]:
         nll, tokens, right, exact, examples = 0.0, 0, 0, 0, 0
         shown = None
-        for (source, previous), y in sources_of(data.test):
+        for (source, previous), y in data.test:
+            y = np.asarray(y)
             probs = np.asarray(model.predict_on_batch((source, previous)), np.float32)
             keep = y != 0
             picked = np.take_along_axis(probs, y[..., None], axis=-1)[..., 0]
@@ -172,9 +170,9 @@ class GenerationTask(Task):
             raise NotImplementedError("export writes encoder-decoders only so far; a language model's prefill and "
                                       "decoding-step graphs are planned (issue #32)")
         sources, targets = [], []
-        for (source, _), y in sources_of(data.test):
+        for (source, _), y in data.test:
             sources.append(np.asarray(source))
-            targets.append(y)
+            targets.append(np.asarray(y))
         x, y = np.concatenate(sources), np.concatenate(targets)
         keras_probs = predict(model, x)
         keras_ids = keras_probs.argmax(-1)
