@@ -110,10 +110,27 @@ def write_imdb_like(folder, n_train: int = 240, n_test: int = 80, seed: int = 0)
     return folder
 
 
+LM_SENTENCE = "a quiet film with every actor knowing why its story mattered so much to all of us".split()
+
+
+def write_lm_like(folder, n_train: int = 240, n_test: int = 80, seed: int = 0):
+    """IMDB-like files whose reviews a language model can learn: each one the same sentence of 17 different words,
+    from a random word on and around again, so every word has one successor."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    n = len(LM_SENTENCE)
+    texts = [" ".join(LM_SENTENCE[(start + i) % n] for i in range(int(rng.integers(8, 40))))
+             for start in rng.integers(0, n, n_train + n_test)]
+    labels = np.arange(n_train + n_test) % 2
+    write_jsonl(folder / "imdb_train.jsonl.gz", texts[:n_train], labels[:n_train])
+    write_jsonl(folder / "imdb_test.jsonl.gz", texts[n_train:], labels[n_train:])
+    return folder
+
+
 # data function name -> writer of a small synthetic copy in the dataset's standard format
 FAKE_WRITERS = {"mnist": write_mnist_like, "binarized_mnist": write_mnist_like, "fashion_mnist": write_mnist_like,
                 "cifar10": write_cifar_like,
-                "imdb_reviews": write_imdb_like,
+                "imdb_reviews": write_imdb_like, "imdb_lm": write_lm_like,
                 "written_dates": lambda folder: None}  # generated from a seed: no folder to read
 
 

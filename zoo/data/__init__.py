@@ -16,6 +16,7 @@ from zoo.data.types import DataInfo, Datasets
 from zoo.data.images import binarized_mnist, cifar10, fashion_mnist, mnist  # (for recipes)
 from zoo.data.text import imdb_reviews
 from zoo.data.dates import written_dates
+from zoo.data.language import imdb_lm
 
 __all__ = ["DataInfo", "Datasets", "mnist", "binarized_mnist", "fashion_mnist", "cifar10", "imdb_reviews",
-           "written_dates"]
+           "written_dates", "imdb_lm"]

@@ -4,4 +4,5 @@ To add a family, write `zoo/models/<family>.py` (see docs/adding.md) and import 
 """
 
 # importing registers the recipes (and `ensemble`'s model class, so a saved ensemble loads in a fresh process)
-from zoo.models import autoencoder, cnn, ensemble, gan, mlp, resnet, rnn, seq2seq, transformer, vae  # noqa: F401
+from zoo.models import (autoencoder, cnn, ensemble, gan, gpt, lm, mlp, resnet, rnn, seq2seq,  # noqa: F401
+                        transformer, vae)
