@@ -64,6 +64,8 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
     check_options(recipe, task, variant_names=variant_names, batch=batch, calibration_samples=calibration_samples,
                   latency_runs=latency_runs, prune=prune, prune_epochs=prune_epochs, quantizer=quantizer,
                   int8_io=int8_io, max_loss=max_loss, min_ratio=min_ratio)
+    if task.cannot_export(opened.info):
+        raise ZooError(task.cannot_export(opened.info))
     if with_metadata and task.gives_labels and metadata.missing():
         raise UsageError(f"{metadata.missing()}: the classifier files embed TFLite metadata; install the writers "
                          f"with `{metadata.INSTALL}`, or export with --no-metadata")

@@ -22,11 +22,12 @@ from export import __main__ as export_cli
 from export import inspect as inspect_cli
 from export.web import __main__ as web_cli
 from tuning import __main__ as tuning_cli
-from zoo import ensemble, evaluate, explain, predict, registry, train
+from zoo import ensemble, evaluate, explain, generate, predict, registry, train
 
 COMMANDS = {
     "zoo.train": (train.main, "recipe"), "tuning": (tuning_cli.main, "recipe"),
     "zoo.evaluate": (evaluate.main, "run"), "zoo.predict": (predict.main, "run"), "zoo.explain": (explain.main, "run"),
+    "zoo.generate": (generate.main, "run"),
     "zoo.ensemble": (ensemble.main, "run"), "export": (export_cli.main, "run"), "export.web": (web_cli.main, "run"),
     "export.inspect": (inspect_cli.main, "file"),
 }

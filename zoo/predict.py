@@ -172,6 +172,9 @@ def predict(run_dir, items, top: int = 5, invert: bool = False, log=print, err=N
     err = err or (lambda s: print(s, file=sys.stderr))
     run = Run(run_dir)
     kind = run.info.get("input_kind", "image")
+    if run.recipe.task == "generation" and kind != "characters":
+        raise UsageError(f"{run.folder} is a run of {run.recipe.name}, a language model: write text with python -m "
+                         f"zoo.generate {run.folder} --prompt TEXT")
     if kind != "characters":  # an encoder-decoder (seq2seq_dates) maps each input to an output sequence instead
         run.require_classifier("zoo.predict")
     if top < 1:

@@ -1,0 +1,151 @@
+"""The language models (lstm_lm_imdb, gpt_imdb) as a user meets them: their data, sampling, the Kneser-Ney baseline,
+and `python -m zoo.generate` in a fresh process with its one-line answers to bad prompts."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from benchmarks.kneser_ney import KneserNeyTrigram
+from conftest import LM_SENTENCE, write_lm_like
+from zoo.sampling import continue_ids, pick
+
+
+def test_kneser_ney_sums_to_one_in_every_context_and_prefers_seen_text():
+    rng = np.random.default_rng(0)
+    vocab = 14
+    train = rng.integers(3, vocab, (60, 10))
+    train[::4, 7:] = 0  # padding is never counted
+    kn = KneserNeyTrigram(train, vocab, start=2, outcomes=vocab - 3)
+    words = np.arange(3, vocab)
+    for u, v in [(2, 2), (2, 5), (3, 4), (13, 13), (7, 9)]:  # start contexts, seen and unseen pairs
+        p = kn.prob(np.full_like(words, u), np.full_like(words, v), words)
+        assert np.all(p > 0) and p.sum() == pytest.approx(1.0, abs=1e-9), (u, v)
+    seen, n = kn.perplexity(train)
+    assert n == int(np.sum(train != 0))
+    assert seen < kn.perplexity(rng.integers(3, vocab, (60, 10)))[0] < vocab - 3 + 5
+
+
+def test_kneser_ney_learns_a_deterministic_text():
+    text = np.tile(np.arange(3, 9), (30, 2))  # 3 4 5 6 7 8 3 4 ...: each word has one successor
+    kn = KneserNeyTrigram(text, 12, start=2, outcomes=9)
+    assert kn.prob([3], [4], [5])[0] > 0.9 and kn.perplexity(text)[0] < 1.3
+
+
+def test_lm_data_predicts_each_next_word_from_the_words_before(tmp_path):
+    import zoo
+    from zoo.data.language import START_ID
+    from zoo.hparams import resolve
+
+    recipe = zoo.get("gpt_imdb")
+    hp = resolve(recipe.name, recipe.hparams, overrides={"sequence_length": 12, "vocab_size": 50})
+    data = recipe.data(hp, data_dir=str(write_lm_like(tmp_path / "d")))
+    tokens = data.files["vocab.txt"].split("\n")
+    assert tokens[:3] == ["", "[UNK]", "<s>"] and set(LM_SENTENCE) <= set(tokens)
+    x, y = (np.asarray(a) for a in next(iter(data.test)))
+    assert x.shape == y.shape == (len(x), 12) and np.all(x[:, 0] == START_ID)
+    np.testing.assert_array_equal(x[:, 1:], y[:, :-1])  # label t is input t + 1
+    successor = {w: LM_SENTENCE[(i + 1) % len(LM_SENTENCE)] for i, w in enumerate(LM_SENTENCE)}
+    for row in y:
+        words = [tokens[i] for i in row if i]
+        assert all(successor[a] == b for a, b in zip(words, words[1:]))
+
+
+class Fixed:
+    """A 'model' that always gives the same next-word distribution."""
+
+    def __init__(self, probs):
+        self.probs = np.asarray(probs, np.float32)
+
+    def predict_on_batch(self, x):
+        return np.broadcast_to(self.probs, (*x.shape, len(self.probs)))
+
+
+def test_sampling_is_greedy_at_zero_temperature_seeded_otherwise_and_stops_at_the_window():
+    model = Fixed([0.5, 0.0, 0.3, 0.05, 0.15])  # padding and <s> hold the most: never written
+    assert continue_ids(model, [[2, 3]], steps=3, length=8) == [[4, 4, 4]]
+    assert continue_ids(model, [[2]], steps=20, length=5) == [[4, 4, 4, 4]]  # 5 ids in all, <s> included
+    drawn = continue_ids(model, [[2], [2, 4]], steps=30, length=40, temperature=1.0, seed=7)
+    assert drawn == continue_ids(model, [[2], [2, 4]], steps=30, length=40, temperature=1.0, seed=7)
+    assert {3, 4} == set(drawn[0]) | set(drawn[1])
+    assert drawn != continue_ids(model, [[2], [2, 4]], steps=30, length=40, temperature=1.0, seed=8)
+    rng = np.random.default_rng(0)
+    probs = np.array([0.1, 0.2, 0.3, 0.4])
+    assert {pick(probs, 1.0, 1, rng) for _ in range(20)} == {3}  # top-k 1 is greedy
+    assert {pick(probs, 1.0, 2, rng) for _ in range(200)} == {2, 3}
+    with pytest.raises(ValueError, match="reads 1..5"):
+        continue_ids(model, [[2] * 6], steps=1, length=5)
+
+
+def run(*args, stdin=None):
+    return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, input=stdin, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def gpt_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("lm")
+    folder = root / "run"
+    done = run("zoo.train", "gpt_imdb", "--data-dir", str(write_lm_like(root / "d", n_train=400)),
+               "--run-dir", str(folder), "--precision", "float32", "--set", "epochs=3", "--set", "vocab_size=60",
+               "--set", "sequence_length=24", "--set", "embed_dim=32", "--set", "ff_dim=32", "--set", "blocks=1",
+               "--set", "batch_size=32", "--set", "learning_rate=0.01")
+    assert done.returncode == 0, done.stderr[-2000:]
+    return folder
+
+
+def test_training_writes_perplexity_and_samples_every_epoch(gpt_run):
+    metrics = json.loads((gpt_run / "metrics.json").read_text())
+    assert metrics["test_perplexity"] < 3 and metrics["test_tokens"] > 0 and "test_exact_match" not in metrics
+    samples = (gpt_run / "samples.txt").read_text()
+    assert [line for line in samples.splitlines() if line.startswith("epoch")] == ["epoch 1", "epoch 2", "epoch 3"]
+    assert samples.count("this movie was ...") == 3
+
+
+def test_generate_continues_prompts_as_the_run_learned_them(gpt_run):
+    greedy = run("zoo.generate", str(gpt_run), "--prompt", "A quiet, FILM", "--prompt", "every actor",
+                 "--max-tokens", "6", "--temperature", "0")
+    assert greedy.returncode == 0, greedy.stderr
+    assert greedy.stdout.splitlines() == ["a quiet film with every actor knowing why its",
+                                          "every actor knowing why its story mattered so"]
+    args = ("zoo.generate", str(gpt_run), "--prompt", "-", "--max-tokens", "8", "--seed", "3", "--temperature", "2",
+            "--top-k", "0")
+    first, again = run(*args, stdin="its story\nso much\n"), run(*args, stdin="its story\nso much\n")
+    assert first.returncode == 0 and first.stdout == again.stdout and len(first.stdout.splitlines()) == 2
+    long = run("zoo.generate", str(gpt_run), "--prompt", "a quiet", "--max-tokens", "40", "--temperature", "0")
+    assert long.returncode == 0 and len(long.stdout.split()) == 2 + 21  # 24 tokens: <s>, the prompt, 21 words
+    assert "stopped after 21 words" in long.stderr
+
+
+def test_generate_answers_bad_prompts_and_other_runs_in_one_line(gpt_run, tmp_path):
+    bad = run("zoo.generate", str(gpt_run), "--prompt", "?!", "--prompt", "zebra xylophone", "--prompt",
+              "a " * 30, "--prompt", "a quiet", "--max-tokens", "2", "--temperature", "0")
+    assert bad.returncode == 1 and bad.stdout == "a quiet film with\n"
+    errors = bad.stderr.strip().splitlines()
+    assert len(errors) == 3 and all(line.startswith("error: prompt") for line in errors)
+    assert "has no words" in errors[0] and "no word in the model's vocabulary" in errors[1]
+    assert "at most 22 words" in errors[2]
+    for args, expected in [(("--max-tokens", "0"), "--max-tokens must be at least 1"),
+                           (("--temperature", "-1"), "--temperature must be 0"), ((), "no prompt")]:
+        done = run("zoo.generate", str(gpt_run), *args, *(() if expected == "no prompt" else ("--prompt", "a")))
+        assert done.returncode == 2 and done.stderr.count("\n") == 1 and expected in done.stderr, done.stderr
+    predicted = run("zoo.predict", str(gpt_run), "the film")
+    assert predicted.returncode == 2 and "python -m zoo.generate" in predicted.stderr
+
+
+def test_export_refuses_a_language_model_in_one_line_and_writes_nothing(gpt_run):
+    done = run("export", str(gpt_run), "--quantize", "float32")
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    assert "zoo.generate" in done.stderr and not (gpt_run / "export").exists()
+
+
+def test_tuning_minimises_validation_perplexity(tmp_path):
+    data = write_lm_like(tmp_path / "d")
+    done = run("tuning", "lstm_lm_imdb", "--tuner", "random", "--max-trials", "2", "--epochs", "1", "--objective",
+               "val_perplexity", "--in-process", "--data-dir", str(data), "--dir", str(tmp_path / "search"),
+               "--precision", "float32", "--set", "vocab_size=60", "--set", "sequence_length=16", "--set", "units=16",
+               "--set", "batch_size=32")
+    assert done.returncode == 0, done.stderr[-2000:]
+    best = json.loads((tmp_path / "search" / "best_hparams.json").read_text())
+    assert best["objective"] == "val_perplexity" and 1 < best["score"] < 60
