@@ -20,7 +20,8 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 DOCS = ROOT / "docs"
 
 
-STAGED = {"cifar10": "cifar10", "imdb_reviews": "imdb"}  # data function -> folder under ../shared/data
+# data function -> folder under ../shared/data
+STAGED = {"cifar10": "cifar10", "imdb_reviews": "imdb", "imdb_lm": "imdb"}
 LOSSY = {"cifar10": "JPEG-lossy copy"}  # datasets whose staged copy is not the original
 
 
