@@ -174,6 +174,7 @@ HEAVY = {
     "resnet56_cifar10": "resnet20_cifar10 covers the family in the default run",
     "gru_imdb": "lstm_imdb covers RecurrentClassifier in the default run",
     "bilstm_imdb": "lstm_imdb covers RecurrentClassifier in the default run",
+    "lstm_lm_imdb": "gpt_imdb covers the language models' data, task and sampling, lstm_imdb the LSTM layer",
 }
 
 

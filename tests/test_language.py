@@ -103,22 +103,34 @@ def test_training_writes_perplexity_and_samples_every_epoch(gpt_run):
     assert samples.count("this movie was ...") == 3
 
 
-def test_generate_continues_prompts_as_the_run_learned_them(gpt_run):
+def test_generate_continues_prompts_as_the_run_learned_them(gpt_run, capsys):
+    from zoo import generate
+
     greedy = run("zoo.generate", str(gpt_run), "--prompt", "A quiet, FILM", "--prompt", "every actor",
                  "--max-tokens", "6", "--temperature", "0")
     assert greedy.returncode == 0, greedy.stderr
     assert greedy.stdout.splitlines() == ["a quiet film with every actor knowing why its",
                                           "every actor knowing why its story mattered so"]
-    args = ("zoo.generate", str(gpt_run), "--prompt", "-", "--max-tokens", "8", "--seed", "3", "--temperature", "2",
-            "--top-k", "0")
-    first, again = run(*args, stdin="its story\nso much\n"), run(*args, stdin="its story\nso much\n")
-    assert first.returncode == 0 and first.stdout == again.stdout and len(first.stdout.splitlines()) == 2
-    long = run("zoo.generate", str(gpt_run), "--prompt", "a quiet", "--max-tokens", "40", "--temperature", "0")
-    assert long.returncode == 0 and len(long.stdout.split()) == 2 + 21  # 24 tokens: <s>, the prompt, 21 words
-    assert "stopped after 21 words" in long.stderr
+    args = [str(gpt_run), "--prompt", "-", "--max-tokens", "8", "--seed", "3", "--temperature", "2", "--top-k", "0"]
+    drawn = run("zoo.generate", *args, stdin="its story\nso much\n")
+    assert drawn.returncode == 0 and len(drawn.stdout.splitlines()) == 2
+    with open(gpt_run / "prompts.txt", "w") as f:
+        f.write("its story\nso much\n")
+    with open(gpt_run / "prompts.txt") as stdin:  # the same seed in another process: the same text
+        sys.stdin = stdin
+        try:
+            assert generate.main(args) == 0
+        finally:
+            sys.stdin = sys.__stdin__
+    assert capsys.readouterr().out == drawn.stdout
+    assert generate.main([str(gpt_run), "--prompt", "a quiet", "--max-tokens", "40", "--temperature", "0"]) == 0
+    printed = capsys.readouterr()
+    assert len(printed.out.split()) == 2 + 21 and "stopped after 21 words" in printed.err  # <s> + 23 words = 24
 
 
-def test_generate_answers_bad_prompts_and_other_runs_in_one_line(gpt_run, tmp_path):
+def test_generate_answers_bad_prompts_and_other_runs_in_one_line(gpt_run, capsys):
+    from zoo import generate, predict
+
     bad = run("zoo.generate", str(gpt_run), "--prompt", "?!", "--prompt", "zebra xylophone", "--prompt",
               "a " * 30, "--prompt", "a quiet", "--max-tokens", "2", "--temperature", "0")
     assert bad.returncode == 1 and bad.stdout == "a quiet film with\n"
@@ -126,12 +138,14 @@ def test_generate_answers_bad_prompts_and_other_runs_in_one_line(gpt_run, tmp_pa
     assert len(errors) == 3 and all(line.startswith("error: prompt") for line in errors)
     assert "has no words" in errors[0] and "no word in the model's vocabulary" in errors[1]
     assert "at most 22 words" in errors[2]
-    for args, expected in [(("--max-tokens", "0"), "--max-tokens must be at least 1"),
-                           (("--temperature", "-1"), "--temperature must be 0"), ((), "no prompt")]:
-        done = run("zoo.generate", str(gpt_run), *args, *(() if expected == "no prompt" else ("--prompt", "a")))
-        assert done.returncode == 2 and done.stderr.count("\n") == 1 and expected in done.stderr, done.stderr
-    predicted = run("zoo.predict", str(gpt_run), "the film")
-    assert predicted.returncode == 2 and "python -m zoo.generate" in predicted.stderr
+    for args, expected in [(("--max-tokens", "0", "--prompt", "a"), "--max-tokens must be at least 1"),
+                           (("--temperature", "-1", "--prompt", "a"), "--temperature must be 0"),
+                           (("--top-k", "-2", "--prompt", "a"), "--top-k must be 0"), ((), "no prompt")]:
+        assert generate.main([str(gpt_run), *args]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and expected in err, err
+    assert predict.main([str(gpt_run), "the film"]) == 2
+    assert "python -m zoo.generate" in capsys.readouterr().err
 
 
 def test_export_refuses_a_language_model_in_one_line_and_writes_nothing(gpt_run):
@@ -140,6 +154,7 @@ def test_export_refuses_a_language_model_in_one_line_and_writes_nothing(gpt_run)
     assert "zoo.generate" in done.stderr and not (gpt_run / "export").exists()
 
 
+@pytest.mark.slow  # the default run tests tuning's machinery (test_tuning.py); this adds the perplexity objective
 def test_tuning_minimises_validation_perplexity(tmp_path):
     data = write_lm_like(tmp_path / "d")
     done = run("tuning", "lstm_lm_imdb", "--tuner", "random", "--max-trials", "2", "--epochs", "1", "--objective",

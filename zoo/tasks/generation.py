@@ -147,7 +147,8 @@ class GenerationTask(Task):
         for `inputs` (test examples), each with the expected output where it differs."""
         if inputs is None:
             return self.continuations(model, data)
-        (source, _), target = np.asarray(inputs[0][0]), np.asarray(inputs[1])
+        (source, _), target = inputs
+        source, target = np.asarray(source), np.asarray(target)
         ids, _ = model.greedy(source)
         lines = []
         for s, g, t in zip(source, np.asarray(ids), target):
