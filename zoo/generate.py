@@ -30,7 +30,7 @@ def check_prompts(prompts, tokens, length: int, err=print):
     from zoo.data.text import OOV_ID
 
     good = []
-    for prompt, (ids, words) in zip(prompts, prompt_ids(tokens, prompts, length)):
+    for prompt, (ids, words) in zip(prompts, prompt_ids(tokens, prompts)):
         why = ("has no words (after lowercasing and deleting punctuation)" if not words else
                f"has no word in the model's vocabulary of {len(tokens):,}" if all(i == OOV_ID for i in ids[1:]) else
                f"is {len(words)} words; the model reads {length} tokens, <s> included, so a prompt must leave room: "

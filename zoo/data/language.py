@@ -5,9 +5,9 @@ be predicted one after the other.
 
 The reviews are read as the text classifiers read them (`zoo/data/reviews.py`; labels are dropped) and
 standardised the same way (`tokenizer=keras`: lowercase, `<br />` to a space, ASCII punctuation deleted, split on
-whitespace). The vocabulary is the `vocab_size - 1` most frequent training tokens (after the fixed validation
-slice is taken out) plus `<s>`, the start of a review: id 0 padding, 1 `[UNK]` (any other word, predicted like a
-word), 2 `<s>`. With L = `sequence_length`, a review's first tokens w1 .. wL are the labels and `<s>` w1 .. w(L-1)
+whitespace). The vocabulary has `vocab_size` entries: id 0 padding, 1 `[UNK]` (any other word, predicted like a
+word), 2 `<s>` (the start of a review), then the `vocab_size - 3` most frequent training words (after the fixed
+validation slice is taken out). With L = `sequence_length`, a review's first tokens w1 .. wL are the labels and `<s>` w1 .. w(L-1)
 the inputs (both 0-padded at the end of a shorter review): position t predicts w(t+1) from `<s>` and w1 .. wt.
 The train split trains, a fixed slice of it validates, the test split gives test perplexity, over exactly the
 labels that are not padding (`benchmarks/language.py` scores the Kneser-Ney baseline on the same tokens).
@@ -40,7 +40,7 @@ def sequences(layer, texts, length: int) -> tuple[np.ndarray, np.ndarray]:
     return inputs, labels
 
 
-def prompt_ids(tokens: list[str], texts, length: int):
+def prompt_ids(tokens: list[str], texts):
     """Prompts -> ([<s> + their token ids], the standardised words of each) through a run's vocabulary (`tokens`,
     line i of vocab.txt), the rule training used. No cutting: the caller judges a prompt's length."""
     import tensorflow as tf

@@ -12,10 +12,13 @@ words) is never seen by a real position. As keras-io's "text generation with a m
 written as a recipe.
 """
 
+import math
+
 import keras
 
 from zoo import data
-from zoo.models.text import LM_DEFAULTS, LM_SPACE, POSITIONS, MaskedAttention, TiedSoftmax, TokenEmbedding
+from zoo.models.text import (LM_DEFAULTS, LM_SPACE, MASKED_SCORE, POSITIONS, MaskedAttention, TiedSoftmax,
+                             TokenEmbedding)
 from zoo.registry import recipe
 
 
@@ -67,6 +70,49 @@ class MiniGPT(keras.Model):
         for block in self.decoders:
             x = block(x, training=training)
         return self.softmax(self.norm(x), self.embed.tokens.embeddings)
+
+    def prefill(self, ids):
+        """What a device runs on the prompt first: ids (batch, L), 0-padded after the prompt -> (probabilities
+        (batch, L, V), as `call` gives them, and the attention cache: keys and values (blocks, batch, L, heads,
+        head_dim) of every position; those past the prompt are overwritten by `step` before they are seen)."""
+        x = self.embed(ids)
+        keys, values = [], []
+        for block in self.decoders:
+            h = block.norm1(x)
+            keys.append(block.attention.key_dense(h))
+            values.append(block.attention.value_dense(h))
+            x = block(x)
+        return (self.softmax(self.norm(x), self.embed.tokens.embeddings), keras.ops.stack(keys),
+                keras.ops.stack(values))
+
+    def step(self, token, position, keys, values):
+        """One decoding step with the attention cache passed in and out: token ids (batch,) at `position` (batch,)
+        -> (next-token probabilities (batch, V), keys, values with that position written). Only cache positions
+        <= `position` are attended to; shapes never change, so the graph converts with fixed shapes."""
+        x = self.embed.tokens(token)
+        if self.positions == "learned":
+            x = x + self.embed.position(position)
+        elif self.positions == "sine":
+            x = x * math.sqrt(self.embed_dim) + keras.ops.take(keras.ops.cast(self.embed.sine, x.dtype), position, 0)
+        x = keras.ops.expand_dims(x, 1)  # (batch, 1, dim)
+        places = keras.ops.arange(self.sequence_length)[None]
+        slot = keras.ops.cast(keras.ops.equal(places, position[:, None]), x.dtype)[:, :, None, None]
+        visible = keras.ops.less_equal(places, position[:, None])[:, None, None, :]  # (batch, 1, 1, L)
+        new_keys, new_values = [], []
+        for i, block in enumerate(self.decoders):
+            attention, h = block.attention, block.norm1(x)
+            k = keys[i] * (1 - slot) + attention.key_dense(h) * slot
+            v = values[i] * (1 - slot) + attention.value_dense(h) * slot
+            q = attention.query_dense(h) / math.sqrt(self.embed_dim // self.heads)
+            scores = keras.ops.einsum("bqhd,bkhd->bhqk", q, k)
+            scores = keras.ops.where(visible, scores, keras.ops.cast(MASKED_SCORE, scores.dtype))
+            attended = keras.ops.einsum("bhqk,bkhd->bqhd", keras.ops.softmax(scores, axis=-1), v)
+            x = x + attention.output_dense(attended)
+            x = x + block.ff2(block.ff1(block.norm2(x)))
+            new_keys.append(k)
+            new_values.append(v)
+        probs = self.softmax(self.norm(x[:, 0]), self.embed.tokens.embeddings)
+        return probs, keras.ops.stack(new_keys), keras.ops.stack(new_values)
 
     def get_config(self):
         return {**super().get_config(), "vocab_size": self.vocab_size, "sequence_length": self.sequence_length,

@@ -42,6 +42,21 @@ class RecurrentLM(keras.Model):
             x = rnn(x, training=training)
         return self.softmax(self.project(self.drop(x, training=training)), self.embed.embeddings)
 
+    def step(self, token, states):
+        """One decoding step with the recurrent state passed in and out: token ids (batch,) and `states` (per
+        layer [h, c] for an LSTM, [h] for a GRU, each (batch, units)) -> (next-token probabilities (batch, V), the
+        new states)."""
+        x, new = self.embed(token), []
+        for rnn, state in zip(self.recurrent, states):
+            x, state = rnn.cell(x, state)
+            new.append(list(state) if isinstance(state, (list, tuple)) else [state])
+        return self.softmax(self.project(x), self.embed.embeddings), new
+
+    def initial_states(self, batch: int):
+        """Zero states, as the layers start from: per layer [h, c] (LSTM) or [h] (GRU)."""
+        count = 2 if self.cell == "lstm" else 1
+        return [[keras.ops.zeros((batch, self.units)) for _ in range(count)] for _ in self.recurrent]
+
     def get_config(self):
         return {**super().get_config(), "vocab_size": self.vocab_size, "sequence_length": self.sequence_length,
                 "cell": self.cell, "embed_dim": self.embed_dim, "units": self.units, "depth": self.depth,

@@ -164,7 +164,7 @@ class GenerationTask(Task):
         from zoo.sampling import continue_ids
 
         tokens = parse_vocab(data.files[VOCAB_FILE])
-        prompts = [ids for ids, _ in prompt_ids(tokens, PROMPTS, data.info.input_shape[0])]
+        prompts = [ids for ids, _ in prompt_ids(tokens, PROMPTS)]
         outs = continue_ids(model, prompts, SAMPLE_WORDS, data.info.input_shape[0], SAMPLE_TEMPERATURE,
                             SAMPLE_TOP_K, SAMPLE_SEED)
         return [f"{p} ... {decode_ids(o, tokens, sep=' ')}" for p, o in zip(PROMPTS, outs)]
