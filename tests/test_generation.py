@@ -86,6 +86,14 @@ def test_predict_converts_each_line_and_names_bad_inputs(dates_run):
     assert len(errors) == 2 and "is empty" in errors[0] and "at most 32" in errors[1]
 
 
+def test_generate_points_an_encoder_decoder_run_to_predict(dates_run, capsys):
+    from zoo import generate
+
+    assert generate.main([str(dates_run), "--prompt", "3rd of March 2021"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"python -m zoo.predict {dates_run}" in err, err
+
+
 @pytest.mark.slow  # the default run was at its 15-minute limit; CI's slow set runs it
 def test_export_writes_a_file_that_decodes_as_keras_does(dates_run, tmp_path):
     """One invoke of the float32 file writes the whole output: token for token Keras's greedy decoding."""

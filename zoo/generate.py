@@ -50,7 +50,7 @@ def generate(run_dir, prompts, max_tokens: int = 60, temperature: float = 0.8, t
     from zoo.predict import read_lines
     from zoo.run import Run
     from zoo.sampling import continue_ids
-    from zoo.tasks.generation import decode_ids
+    from zoo.tasks.generation import decode_ids, is_language_model
 
     err = err or (lambda s: print(s, file=sys.stderr))
     if max_tokens < 1:
@@ -63,7 +63,7 @@ def generate(run_dir, prompts, max_tokens: int = 60, temperature: float = 0.8, t
     if run.recipe.task != "generation":
         raise UsageError(f"{run.folder} is a run of {run.recipe.name}, a {run.recipe.task} recipe; zoo.generate "
                          "writes text with a language model's run (lstm_lm_imdb, gpt_imdb)")
-    if "start_id" not in run.info["text"]:
+    if not is_language_model(run.info["text"]):
         raise UsageError(f"{run.folder} is a run of {run.recipe.name}, which converts whole inputs: use python -m "
                          f"zoo.predict {run.folder} INPUT ...")
     prompts = read_lines(prompts)

@@ -88,9 +88,10 @@ def decode_ids(ids, tokens, end_id=None, sep="") -> str:
     return sep.join(out)
 
 
-def is_language_model(info) -> bool:
-    """Whether `info` (a DataInfo) describes a language model's data (one token stream), not an encoder-decoder's."""
-    return "source_vocabulary" not in info.text
+def is_language_model(text: Mapping[str, Any]) -> bool:
+    """Whether the data's `text` description (DataInfo.text, hparams.json's data.text) is a language model's (one
+    token stream), not an encoder-decoder's (a source and a target vocabulary)."""
+    return "source_vocabulary" not in text
 
 
 class SampleWriter(keras.callbacks.Callback):
@@ -100,7 +101,7 @@ class SampleWriter(keras.callbacks.Callback):
     def __init__(self, task, data, folder=None):
         super().__init__()
         self.task, self.data, self.folder = task, data, folder
-        self.inputs = None if is_language_model(data.info) else next(iter(data.test.unbatch().batch(SAMPLES)))
+        self.inputs = None if is_language_model(data.info.text) else next(iter(data.test.unbatch().batch(SAMPLES)))
 
     def on_epoch_end(self, epoch, logs=None):
         if self.folder is None:
@@ -129,7 +130,7 @@ class GenerationTask(Task):
                       steps_per_execution=hp["steps_per_execution"])
 
     def cannot_export(self, info) -> str:
-        return NO_LM_EXPORT if "start_id" in info.get("text", {}) else ""
+        return NO_LM_EXPORT if is_language_model(info["text"]) else ""
 
     def callbacks(self, folder, data, hp, log=print) -> list:
         return [SampleWriter(self, data, folder)]
