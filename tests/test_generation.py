@@ -63,6 +63,7 @@ def dates_run(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow  # default runs took 886 s and 974 s of their 900 with it; test_language.py covers the task
 def test_seq2seq_dates_trains_and_shows_its_work(dates_run):
     metrics = json.loads((dates_run / "metrics.json").read_text())
     assert metrics["test_examples"] == 300 and metrics["test_tokens"] == 300 * dates.TARGET_LENGTH
@@ -76,6 +77,7 @@ def test_seq2seq_dates_trains_and_shows_its_work(dates_run):
     assert list((dates_run / "tensorboard" / "samples").iterdir())  # the text summaries
 
 
+@pytest.mark.slow  # default runs took 886 s and 974 s of their 900 with it; test_language.py covers the task
 def test_predict_converts_each_line_and_names_bad_inputs(dates_run):
     done = run("zoo.predict", str(dates_run), "3rd of March 2021", "", "x" * 40, "-", stdin="Mar 3, 2021\n\n")
     assert done.returncode == 1  # two inputs could not be converted
@@ -86,6 +88,7 @@ def test_predict_converts_each_line_and_names_bad_inputs(dates_run):
     assert len(errors) == 2 and "is empty" in errors[0] and "at most 32" in errors[1]
 
 
+@pytest.mark.slow  # default runs took 886 s and 974 s of their 900 with it; test_language.py covers the task
 def test_generate_points_an_encoder_decoder_run_to_predict(dates_run, capsys):
     from zoo import generate
 

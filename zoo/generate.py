@@ -50,6 +50,7 @@ def generate(run_dir, prompts, max_tokens: int = 60, temperature: float = 0.8, t
     from zoo.predict import read_lines
     from zoo.run import Run
     from zoo.sampling import continue_ids
+    from zoo.tasks.base import TOKENS
     from zoo.tasks.generation import decode_ids, is_language_model
 
     err = err or (lambda s: print(s, file=sys.stderr))
@@ -60,7 +61,7 @@ def generate(run_dir, prompts, max_tokens: int = 60, temperature: float = 0.8, t
     if top_k < 0:
         raise UsageError("--top-k must be 0 (all words) or more")
     run = Run(run_dir)
-    if run.recipe.task != "generation":
+    if run.task.output != TOKENS:
         raise UsageError(f"{run.folder} is a run of {run.recipe.name}, a {run.recipe.task} recipe; zoo.generate "
                          "writes text with a language model's run (lstm_lm_imdb, gpt_imdb)")
     if not is_language_model(run.info["text"]):

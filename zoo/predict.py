@@ -168,11 +168,13 @@ PREDICTORS = {"image": predict_files, "tokens": predict_texts, "characters": pre
 def predict(run_dir, items, top: int = 5, invert: bool = False, log=print, err=None) -> int:
     """Classify `items` (image files or texts, as the run's inputs are); returns how many could not be."""
     from zoo.run import Run
+    from zoo.tasks.base import TOKENS
+    from zoo.tasks.generation import is_language_model
 
     err = err or (lambda s: print(s, file=sys.stderr))
     run = Run(run_dir)
     kind = run.info.get("input_kind", "image")
-    if run.recipe.task == "generation" and kind != "characters":
+    if run.task.output == TOKENS and is_language_model(run.info.get("text", {})):
         raise UsageError(f"{run.folder} is a run of {run.recipe.name}, a language model: write text with python -m "
                          f"zoo.generate {run.folder} --prompt TEXT")
     if kind != "characters":  # an encoder-decoder (seq2seq_dates) maps each input to an output sequence instead
