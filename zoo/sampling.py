@@ -2,8 +2,7 @@
 
     python -m zoo.generate runs/gpt_imdb/<run> --prompt "This movie was" --temperature 0.8 --top-k 40 --seed 0
 
-`continue_ids` is the Keras reference that zoo.generate, the per-epoch samples.txt and export's agreement checks
-use. Each step feeds the fixed-length window (ids 0-padded after the words) and reads position len - 1's
+`continue_ids` is the Keras reference that zoo.generate and the per-epoch samples.txt use. Each step feeds the fixed-length window (ids 0-padded after the words) and reads position len - 1's
 distribution; the causal models never look past it, so the padding changes nothing. Padding (0) and `<s>` (2) are
 never written: their probabilities are set to 0 first. Temperature 0 takes the most
 likely word (greedy, ties to the lowest id); otherwise the `top_k` most likely words (all with 0) are kept and drawn
@@ -12,7 +11,7 @@ from p^(1/temperature), renormalised, with numpy's PCG64 generator seeded by `se
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -30,10 +29,9 @@ def pick(probs: np.ndarray, temperature: float, top_k: int, rng: np.random.Gener
 
 
 def continue_ids(model, prompts: Sequence[Sequence[int]], steps: int, length: int, temperature: float = 0.0,
-                 top_k: int = 0, seed: int = 0, stop: Optional[int] = None, never=(0, 2)) -> list[list[int]]:
+                 top_k: int = 0, seed: int = 0, never=(0, 2)) -> list[list[int]]:
     """Each prompt (ids, `<s>` first) continued by up to `steps` ids, no further than `length` ids in all; all
-    prompts run as one batch per step. `stop`: an id that ends a prompt's continuation (not included); `never`:
-    ids never written (padding and `<s>`, which no label ever is)."""
+    prompts run as one batch per step. `never`: ids never written (padding and `<s>`, which no label ever is)."""
     rng = np.random.default_rng(seed)
     x = np.zeros((len(prompts), length), np.int32)
     ends = []
@@ -43,18 +41,14 @@ def continue_ids(model, prompts: Sequence[Sequence[int]], steps: int, length: in
         x[row, : len(ids)] = ids
         ends.append(len(ids))
     out: list[list[int]] = [[] for _ in prompts]
-    live = [True] * len(prompts)
     for _ in range(steps):
-        rows = [r for r in range(len(prompts)) if live[r] and ends[r] < length]
+        rows = [r for r in range(len(prompts)) if ends[r] < length]
         if not rows:
             break
         probs = np.array(model.predict_on_batch(x), np.float32)  # the whole batch: one traced shape
         probs[..., list(never)] = 0.0
         for r in rows:
             token = pick(probs[r, ends[r] - 1], temperature, top_k, rng)
-            if token == stop:
-                live[r] = False
-                continue
             x[r, ends[r]] = token
             ends[r] += 1
             out[r].append(token)
