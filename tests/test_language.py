@@ -167,42 +167,38 @@ def test_tuning_minimises_validation_perplexity(tmp_path):
     assert best["objective"] == "val_perplexity" and 1 < best["score"] < 60
 
 
-@pytest.mark.parametrize("positions", ["learned", "sine"])
-def test_gpt_steps_with_the_attention_cache_compute_what_the_whole_window_computes(positions):
+def tiny_lm(kind):
     import keras
 
     from zoo.models.gpt import MiniGPT
-
-    keras.utils.set_random_seed(0)
-    model = MiniGPT(vocab_size=30, sequence_length=12, embed_dim=16, heads=2, ff_dim=16, blocks=2,
-                    positions=positions)
-    ids = np.zeros((2, 12), np.int32)
-    ids[0, :4], ids[1, :2] = [2, 5, 7, 9], [2, 11]
-    full = np.asarray(model(ids))
-    probs, keys, values = model.prefill(ids)
-    np.testing.assert_allclose(np.asarray(probs), full, atol=1e-6)
-    position = np.array([4, 2])
-    for _ in range(6):  # greedy continuation, each step checked against the model run on the whole window
-        last = full[np.arange(2), position - 1].copy()
-        last[:, [0, 2]] = 0
-        token = last.argmax(-1).astype(np.int32)
-        ids[np.arange(2), position] = token
-        probs, keys, values = model.step(token, position.astype(np.int32), keys, values)
-        full = np.asarray(model(ids))
-        np.testing.assert_allclose(np.asarray(probs), full[np.arange(2), position], atol=2e-6)
-        position += 1
-
-
-def test_lstm_steps_with_the_state_compute_what_the_whole_sequence_computes():
-    import keras
-
     from zoo.models.lm import RecurrentLM
 
     keras.utils.set_random_seed(0)
-    model = RecurrentLM(vocab_size=30, sequence_length=10, embed_dim=8, units=16, depth=2)
-    ids = np.random.default_rng(0).integers(3, 30, (2, 10)).astype(np.int32)
+    if kind == "lstm":
+        return RecurrentLM(vocab_size=30, sequence_length=12, embed_dim=8, units=16, depth=2)
+    if kind == "gru":
+        return RecurrentLM(vocab_size=30, sequence_length=12, cell="gru", embed_dim=8, units=16, depth=1)
+    return MiniGPT(vocab_size=30, sequence_length=12, embed_dim=16, heads=2, ff_dim=16, blocks=2, positions=kind)
+
+
+@pytest.mark.parametrize("kind", ["learned", "sine", "lstm", "gru"])
+def test_prefill_and_steps_with_the_cache_compute_what_the_whole_window_computes(kind):
+    """What a device runs (prefill on the prompt, then one step per token with the state or key/value cache passed
+    in and out) against the model on the whole window, over a greedy continuation of two prompts of other
+    lengths."""
+    model = tiny_lm(kind)
+    ids = np.zeros((2, 12), np.int32)
+    ids[0, :4], ids[1, :2] = [2, 5, 7, 9], [2, 11]
+    position = np.array([4, 2], np.int32)
     full = np.asarray(model(ids))
-    states = model.initial_states(2)
-    for t in range(10):
-        probs, states = model.step(ids[:, t], states)
-        np.testing.assert_allclose(np.asarray(probs), full[:, t], atol=2e-6)
+    probs, cache = model.prefill(ids, position)
+    np.testing.assert_allclose(np.asarray(probs), full[np.arange(2), position - 1], atol=2e-6)
+    for _ in range(6):  # greedy continuation, each step checked against the model run on the whole window
+        last = np.asarray(probs).copy()
+        last[:, [0, 2]] = 0
+        token = last.argmax(-1).astype(np.int32)
+        ids[np.arange(2), position] = token
+        probs, cache = model.step(token, position, cache)
+        full = np.asarray(model(ids))
+        np.testing.assert_allclose(np.asarray(probs), full[np.arange(2), position], atol=2e-6)
+        position += 1

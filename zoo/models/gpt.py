@@ -71,10 +71,11 @@ class MiniGPT(keras.Model):
             x = block(x, training=training)
         return self.softmax(self.norm(x), self.embed.tokens.embeddings)
 
-    def prefill(self, ids):
-        """What a device runs on the prompt first: ids (batch, L), 0-padded after the prompt -> (probabilities
-        (batch, L, V), as `call` gives them, and the attention cache: keys and values (blocks, batch, L, heads,
-        head_dim) of every position; those past the prompt are overwritten by `step` before they are seen)."""
+    def prefill(self, ids, length):
+        """What a device runs on the prompt first: ids (batch, L), 0-padded after the prompt's `length` (batch,) ids
+        -> (the next token's probabilities (batch, V), as `call` gives them at position length - 1, and the attention
+        cache {"keys", "values"}: (blocks, batch, L, heads, head_dim) each, of every position; those past the prompt
+        are overwritten by `step` before they are seen)."""
         x = self.embed(ids)
         keys, values = [], []
         for block in self.decoders:
@@ -82,13 +83,16 @@ class MiniGPT(keras.Model):
             keys.append(block.attention.key_dense(h))
             values.append(block.attention.value_dense(h))
             x = block(x)
-        return (self.softmax(self.norm(x), self.embed.tokens.embeddings), keras.ops.stack(keys),
-                keras.ops.stack(values))
+        last = keras.ops.take_along_axis(x, keras.ops.reshape(length - 1, (-1, 1, 1)), axis=1)[:, 0]
+        return (self.softmax(self.norm(last), self.embed.tokens.embeddings),
+                {"keys": keras.ops.stack(keys), "values": keras.ops.stack(values)})
 
-    def step(self, token, position, keys, values):
+    def step(self, token, position, cache):
         """One decoding step with the attention cache passed in and out: token ids (batch,) at `position` (batch,)
-        -> (next-token probabilities (batch, V), keys, values with that position written). Only cache positions
-        <= `position` are attended to; shapes never change, so the graph converts with fixed shapes."""
+        and the cache `prefill` or the last step returned -> (next-token probabilities (batch, V), the cache with
+        that position written). Only cache positions <= `position` are attended to; shapes never change, so the
+        graph converts with fixed shapes."""
+        keys, values = cache["keys"], cache["values"]
         x = self.embed.tokens(token)
         if self.positions == "learned":
             x = x + self.embed.position(position)
@@ -112,7 +116,7 @@ class MiniGPT(keras.Model):
             new_keys.append(k)
             new_values.append(v)
         probs = self.softmax(self.norm(x[:, 0]), self.embed.tokens.embeddings)
-        return probs, keras.ops.stack(new_keys), keras.ops.stack(new_values)
+        return probs, {"keys": keras.ops.stack(new_keys), "values": keras.ops.stack(new_values)}
 
     def get_config(self):
         return {**super().get_config(), "vocab_size": self.vocab_size, "sequence_length": self.sequence_length,

@@ -42,20 +42,28 @@ class RecurrentLM(keras.Model):
             x = rnn(x, training=training)
         return self.softmax(self.project(self.drop(x, training=training)), self.embed.embeddings)
 
-    def step(self, token, states):
-        """One decoding step with the recurrent state passed in and out: token ids (batch,) and `states` (per
-        layer [h, c] for an LSTM, [h] for a GRU, each (batch, units)) -> (next-token probabilities (batch, V), the
-        new states)."""
-        x, new = self.embed(token), []
-        for rnn, state in zip(self.recurrent, states):
-            x, state = rnn.cell(x, state)
-            new.append(list(state) if isinstance(state, (list, tuple)) else [state])
-        return self.softmax(self.project(x), self.embed.embeddings), new
+    def prefill(self, ids, length):
+        """What a device runs on the prompt first: ids (batch, L), 0-padded after the prompt's `length` (batch,) ids
+        -> (the next token's probabilities (batch, V), the cache {"state": (depth, 2 for an LSTM's h and c / 1 for a
+        GRU's h, batch, units)} after the prompt's last id). The padding is masked, so the state stops there."""
+        mask = keras.ops.less(keras.ops.arange(self.sequence_length)[None], length[:, None])
+        x, states = self.embed(ids), []
+        for rnn in self.recurrent:  # the layer's own cell (its weights), run to also give the final state
+            x, *state = keras.layers.RNN(rnn.cell, return_sequences=True, return_state=True)(x, mask=mask)
+            states.append(keras.ops.stack(state))
+        last = keras.ops.take_along_axis(x, keras.ops.reshape(length - 1, (-1, 1, 1)), axis=1)[:, 0]
+        return self.softmax(self.project(last), self.embed.embeddings), {"state": keras.ops.stack(states)}
 
-    def initial_states(self, batch: int):
-        """Zero states, as the layers start from: per layer [h, c] (LSTM) or [h] (GRU)."""
-        count = 2 if self.cell == "lstm" else 1
-        return [[keras.ops.zeros((batch, self.units)) for _ in range(count)] for _ in self.recurrent]
+    def step(self, token, position, cache):
+        """One decoding step with the recurrent state passed in and out: token ids (batch,) (`position` is not
+        needed: the state carries it) and the cache `prefill` or the last step returned -> (next-token
+        probabilities (batch, V), the new cache)."""
+        x, new = self.embed(token), []
+        for i, rnn in enumerate(self.recurrent):
+            state = [cache["state"][i, j] for j in range(cache["state"].shape[1])]
+            x, state = rnn.cell(x, state if len(state) > 1 else state[0])
+            new.append(keras.ops.stack(state if isinstance(state, (list, tuple)) else [state]))
+        return self.softmax(self.project(x), self.embed.embeddings), {"state": keras.ops.stack(new)}
 
     def get_config(self):
         return {**super().get_config(), "vocab_size": self.vocab_size, "sequence_length": self.sequence_length,
