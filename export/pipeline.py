@@ -14,9 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from export.variants import BY_NAME
-from export import card, make, metadata, quantize, report as reporting, signature as signing, tflite, variants, verify
+from export import (card, decoding, make, metadata, quantize, report as reporting, signature as signing, tflite,
+                    variants, verify)
 from zoo import files
 from zoo.errors import UsageError, ZooError, first_line
+from zoo.tasks.graphs import DecoderGraph
 
 LAYER_EXAMPLES = 32  # calibration inputs the per-layer error table is measured on
 LAYERS_IN_REPORT = 200  # report.json keeps every layer's row up to this many, else the ones that lose most
@@ -64,8 +66,6 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
     check_options(recipe, task, variant_names=variant_names, batch=batch, calibration_samples=calibration_samples,
                   latency_runs=latency_runs, prune=prune, prune_epochs=prune_epochs, quantizer=quantizer,
                   int8_io=int8_io, max_loss=max_loss, min_ratio=min_ratio)
-    if task.cannot_export(opened.info):
-        raise ZooError(task.cannot_export(opened.info))
     if with_metadata and task.gives_labels and metadata.missing():
         raise UsageError(f"{metadata.missing()}: the classifier files embed TFLite metadata; install the writers "
                          f"with `{metadata.INSTALL}`, or export with --no-metadata")
@@ -89,7 +89,9 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
     for graph in graphs:
         made = [v for v in variant_names if not (graph.uncalibrated and BY_NAME[v].quantizes_activations)]
         skipped.update({f"{graph.name} {v}": graph.uncalibrated for v in variant_names if v not in made})
-        more, more_failures = export_graph(graph, output, "", made, **options)
+        exporter = decoding.export_decoder if isinstance(graph, DecoderGraph) else export_graph
+        skipped.update(decoding.skipped(made) if isinstance(graph, DecoderGraph) else {})
+        more, more_failures = exporter(graph, output, "", made, **options)
         results.update(more)
         failures.update(more_failures)
     if prune is not None:

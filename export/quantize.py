@@ -93,8 +93,14 @@ def _quantizer(float_content: bytes, variant: str, int8_io: str, keep_float: Ite
     return q
 
 
-def calibration_data(calibration: Callable[[], Iterable[np.ndarray]]) -> dict:
-    return {SIGNATURE: [{INPUT: x} for x in calibration()]}
+def calibration_data(calibration: Callable[[], Iterable]) -> dict:
+    """LiteRT Quantizer's calibration data: per signature a list of {input name: array}. `calibration` yields a
+    single-input graph's arrays, or (signature, {input name: array}) pairs (a decoder's prefill and step)."""
+    data: dict = {}
+    for x in calibration():
+        signature, inputs = x if isinstance(x, tuple) else (SIGNATURE, {INPUT: x})
+        data.setdefault(signature, []).append(inputs)
+    return data
 
 
 class Calibrated:

@@ -17,6 +17,10 @@ def saved_model_dir(graph_name: str, prefix: str = "") -> str:
 
 
 def graph_signature(graph, batch: int, results: dict) -> dict:
+    if getattr(graph, "signatures", None):  # a language model's decoder: batch 1, two signatures and their loop
+        from export import decoding
+
+        return decoding.signature_entry(graph, results)
     return {
         "input": {"name": tflite.INPUT_NAME, **graph.input, "shape": [batch, *graph.input["shape"]]},
         "output": {**graph.output, "shape": [batch, *graph.output["shape"]]},

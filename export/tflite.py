@@ -99,9 +99,8 @@ def shorten_tensor_names(content: bytes) -> bytes:
     from tensorflow.lite.tools import flatbuffer_utils
 
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
-    changed = False
-    for graph in model.subgraphs:
-        used: set[bytes] = set()
+    changed, used = False, set()  # unique across subgraphs too: LiteRT Quantizer refuses a file with two signatures
+    for graph in model.subgraphs:  # (a decoder's prefill and step) whose graphs both have a `Cast`
         def is_constant(t):
             return t.buffer > 0 and model.buffers[t.buffer].data is not None
 

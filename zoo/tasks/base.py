@@ -37,11 +37,6 @@ class Task(abc.ABC):
         """Compile `model` for training with the recipe's hyperparameters."""
         model.compile(optimizer=make_optimizer(hp, steps_per_epoch), steps_per_execution=hp["steps_per_execution"])
 
-    def cannot_export(self, info: Mapping[str, Any]) -> str:
-        """Why a run with data `info` (hparams.json's `data`) cannot be exported yet ("" when it can): export
-        refuses it in one line before any work."""
-        return ""
-
     def callbacks(self, folder, data, hp, log=print) -> list:
         """Extra Keras callbacks for training (per-epoch work such as a GAN's scores and sample grid)."""
         return []

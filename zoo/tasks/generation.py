@@ -20,14 +20,11 @@ from typing import Any, Mapping
 import keras
 import numpy as np
 
-from zoo.errors import ZooError
 from zoo.optim import make_optimizer
 from zoo.tasks.base import TOKENS, Task
 
 SAMPLES = 8  # test inputs written to samples.txt after every epoch
 PROMPTS = ("this movie was", "i have never seen", "the acting", "if you like", "the worst", "my favourite")
-NO_LM_EXPORT = ("python -m export writes encoder-decoders (seq2seq_dates) so far; a language model's prefill and "
-                "decoding-step graphs are not written yet: use the run with python -m zoo.generate")
 SAMPLE_WORDS, SAMPLE_TEMPERATURE, SAMPLE_TOP_K, SAMPLE_SEED = 20, 0.8, 40, 0  # how a language model's samples run
 ATTENTION_SHOWN = 6  # test examples drawn in attention.png
 UNCALIBRATED = ("LiteRT Quantizer fails on the decoder's concatenations ('Ranks of scales (3) and zps (3) must be the "
@@ -129,9 +126,6 @@ class GenerationTask(Task):
                       loss=TokenCrossentropy(), metrics=[Perplexity()],
                       steps_per_execution=hp["steps_per_execution"])
 
-    def cannot_export(self, info) -> str:
-        return NO_LM_EXPORT if is_language_model(info["text"]) else ""
-
     def callbacks(self, folder, data, hp, log=print) -> list:
         return [SampleWriter(self, data, folder)]
 
@@ -218,13 +212,16 @@ class GenerationTask(Task):
         return line + f" over {metrics['test_examples']} examples"
 
     def export_graphs(self, model, original, data, batch: int, calibration: int, reference=None) -> list:
-        """An encoder-decoder: one graph, `model`, source ids -> the probabilities of every step of greedy decoding
+        """A language model: one graph, `decoder`, with the signatures prefill and step (zoo/tasks/decoder.py).
+        An encoder-decoder: one graph, `model`, source ids -> the probabilities of every step of greedy decoding
         (each step fed the previous step's argmax inside the graph), so one invoke writes the whole output. Scored by
         exact matches against the references and by token-for-token agreement with Keras's greedy decoding."""
         from zoo.tasks.graphs import ExportGraph, calibration_batches, predict
 
         if not hasattr(model, "greedy"):
-            raise ZooError(NO_LM_EXPORT)
+            from zoo.tasks.decoder import decoder_graph
+
+            return [decoder_graph(model, original, data, calibration)]
         sources, targets = [], []
         for (source, _), y in data.test:
             sources.append(np.asarray(source))

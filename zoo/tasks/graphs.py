@@ -71,6 +71,27 @@ class ExportGraph:
         return self.input["dtype"]
 
 
+@dataclasses.dataclass
+class DecoderGraph(ExportGraph):
+    """A language model for export: one file per variant with two signatures, `prefill` (the prompt -> the next
+    token's probabilities and the cache) and `step` (one token and the cache -> the same), run in a loop by the app
+    (export/decoding.py). `inputs` (whole windows) check the export twin as any graph's do; `input` / `output`
+    describe prefill's ids and every signature's probabilities.
+
+    signatures: per signature its inputs and outputs by name ({"shape" without the batch axis, "dtype", "meaning"}).
+    loop: how an app runs them (signature.json's `loop`).
+    prompts: test prompts (ids, `<s>` first); continuations: Keras's greedy continuation of each (zoo.sampling),
+        what every file's own greedy loop must write; steps: the ids each continuation has at most.
+    calibration: yields (signature name, {input name: array}) for the variants that calibrate activations.
+    """
+
+    signatures: dict = dataclasses.field(default_factory=dict)
+    loop: dict = dataclasses.field(default_factory=dict)
+    prompts: list = dataclasses.field(default_factory=list)
+    continuations: list = dataclasses.field(default_factory=list)
+    steps: int = 20
+
+
 _TRACED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # graph -> {input spec: its traced call}
 
 
