@@ -175,3 +175,25 @@ def render_only(args, section: str, table) -> bool:
         save(section, table(json.loads((HERE / "results" / f"{section}.json").read_text())), None,
              docs=not args.no_docs)
     return args.render_only
+
+
+def recipes_main(doc: str, section: str, recipes, measure, table, key, met) -> int:
+    """The command line of a benchmark over a few recipes: --recipes, --out, --no-docs, --render-only; measures,
+    merges the rows into results/SECTION.json by (key, machine), saves the table; exit code 0 when every row of this
+    machine meets its target (`met(row)`)."""
+    import argparse
+
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--recipes", default=",".join(recipes), help=f"comma-separated (default: {', '.join(recipes)})")
+    add_result_options(p, section)
+    args = p.parse_args()
+    if render_only(args, section, table):
+        return 0
+    chosen = [n for n in args.recipes.split(",") if n]
+    unknown = sorted(set(chosen) - set(recipes))
+    if unknown:
+        raise SystemExit(f"unknown recipe {', '.join(unknown)}: choose from {', '.join(recipes)}")
+    saved = merge_by_machine(HERE / "results" / f"{section}.json", measure(Path(args.out), chosen), key=key)
+    save(section, table(saved), saved, docs=not args.no_docs)
+    where, _ = machine()
+    return 0 if all(met(r) for r in saved["machines"][where]["rows"]) else 1

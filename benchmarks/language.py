@@ -16,14 +16,12 @@ machine); the table between the `results:language` markers of docs/results.md is
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import (HERE, add_result_options, machine, merge_by_machine, render_only, run_recipe, save,
-                               staged_data_dir)
+from benchmarks.common import recipes_main, run_recipe, staged_data_dir
 from benchmarks.kneser_ney import KneserNeyTrigram
 
 RECIPES = ("lstm_lm_imdb", "gpt_imdb")
@@ -88,21 +86,7 @@ def table(saved: dict) -> str:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--recipes", default=",".join(RECIPES), help="comma-separated (default: both)")
-    add_result_options(p, "language")
-    args = p.parse_args()
-    if render_only(args, "language", table):
-        return 0
-    recipes = [n for n in args.recipes.split(",") if n]
-    unknown = sorted(set(recipes) - set(RECIPES))
-    if unknown:
-        raise SystemExit(f"unknown recipe {', '.join(unknown)}: choose from {', '.join(RECIPES)}")
-    rows = measure(Path(args.out), recipes)
-    saved = merge_by_machine(HERE / "results" / "language.json", rows, key=lambda r: r["recipe"])
-    save("language", table(saved), saved, docs=not args.no_docs)
-    where, _ = machine()
-    return 0 if all(met(r) for r in saved["machines"][where]["rows"]) else 1
+    return recipes_main(__doc__, "language", RECIPES, measure, table, key=lambda r: r["recipe"], met=met)
 
 
 if __name__ == "__main__":

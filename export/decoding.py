@@ -212,7 +212,7 @@ def export_decoder(graph, output, prefix: str, variant_names, *, log, allow_flex
             if variant == "float32":
                 content, made_by = float_content, "TFLite converter"
             else:
-                content = calibrated.quantize(variant, "float32")
+                content = tflite.share_identical_buffers(calibrated.quantize(variant, "float32"))
                 made_by = (f"LiteRT Quantizer ({variants.recipe_name(variant)}{make.float_ops(calibrated, variant)}"
                            "; float32 inputs and outputs)")
         except Exception as e:  # noqa: BLE001 - quantizer errors are long; keep the first line

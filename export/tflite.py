@@ -117,3 +117,33 @@ def shorten_tensor_names(content: bytes) -> bytes:
             if name != tensor.name:
                 tensor.name, changed = name, True
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model)) if changed else content
+
+
+def share_identical_buffers(content: bytes) -> bytes:
+    """Point every constant tensor at the first buffer with the same bytes and drop the copies. LiteRT Quantizer
+    writes a quantized weight once per graph that reads it: a decoder's prefill and step (which the converter's
+    float32 file shares) each got their own copy of the 10,000-word embedding, and the file doubled. Each tensor
+    keeps its own type and scale; only the bytes are shared, as the converter itself shares them."""
+    import hashlib
+
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+    first, same = {}, {}
+    for i, buffer in enumerate(model.buffers):
+        if getattr(buffer, "offset", 0) > 1:  # LiteRT Quantizer stores weights after the flatbuffer: move them in
+            buffer.data = np.frombuffer(content, np.uint8, buffer.size, buffer.offset).copy()
+            buffer.offset, buffer.size = 0, 0
+        if buffer.data is None or len(buffer.data) == 0:
+            continue
+        key = hashlib.sha256(np.asarray(buffer.data, np.uint8).tobytes()).digest()
+        same[i] = first.setdefault(key, i)
+    copies = {i: j for i, j in same.items() if i != j}
+    if not copies:
+        return content
+    for graph in model.subgraphs:
+        for tensor in graph.tensors:
+            tensor.buffer = copies.get(tensor.buffer, tensor.buffer)
+    for i in copies:
+        model.buffers[i].data = None
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))

@@ -147,12 +147,54 @@ def test_generate_answers_bad_prompts_and_other_runs_in_one_line(gpt_run, capsys
     assert "python -m zoo.generate" in capsys.readouterr().err
 
 
-def test_export_refuses_a_language_model_in_one_line_and_writes_nothing(gpt_run, capsys):
-    from export import __main__ as export_cli
+def app_loop(folder, prompt: str, words: int) -> str:
+    """What an app does with an export folder, from signature.json alone: its loop with the LiteRT interpreter, greedy
+    (the prompt split at spaces after lower-casing: the test's prompts have no punctuation)."""
+    from ai_edge_litert.interpreter import Interpreter
 
-    assert export_cli.main([str(gpt_run), "--quantize", "float32"]) == 1
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "zoo.generate" in err and not (gpt_run / "export").exists(), err
+    graph = json.loads((folder / "signature.json").read_text())["graphs"]["decoder"]
+    loop, vocab = graph["loop"], (folder / graph["loop"]["vocabulary"]).read_text().split("\n")
+    interp = Interpreter(model_path=str(folder / "decoder_float32.tflite"))
+    prefill, step = interp.get_signature_runner("prefill"), interp.get_signature_runner("step")
+    prompt_ids = [loop["start_id"]] + [vocab.index(w) if w in vocab else loop["unknown_id"]
+                                       for w in prompt.lower().split()]
+    ids = np.zeros(graph["signatures"]["prefill"]["inputs"]["ids"]["shape"], np.int32)
+    ids[0, : len(prompt_ids)] = prompt_ids
+    out = prefill(ids=ids, length=np.array([len(prompt_ids)], np.int32))
+    written = []
+    for position in range(len(prompt_ids), len(prompt_ids) + words):
+        probs = out["probabilities"][0].copy()
+        probs[loop["never"]] = 0
+        written.append(int(probs.argmax()))
+        cache = {k: out[k] for k in graph["signatures"]["step"]["inputs"] if k in out}
+        out = step(token=np.array(written[-1:], np.int32), position=np.array([position], np.int32), **cache)
+    return " ".join(vocab[i] for i in prompt_ids[1:] + written)
+
+
+def test_export_writes_a_decoder_an_app_runs_as_zoo_generate_writes(gpt_run, tmp_path, capsys):
+    """The documented command in a fresh process; then the loop signature.json describes, run with the LiteRT
+    interpreter, writes what zoo.generate writes greedily, and the report says every file agrees with Keras."""
+    from export import formats
+    from zoo import generate
+
+    out = tmp_path / "export"
+    done = run("export", str(gpt_run), "--data-dir", str(gpt_run.parent / "d"), "--quantize", "float32,dynamic,auto",
+               "--out", str(out))
+    assert done.returncode == 0, done.stderr[-2000:]
+    signature = json.loads((out / "signature.json").read_text())
+    assert formats.problems(signature, "signature") == [] and set(signature["graphs"]) == {"decoder"}
+    files = signature["graphs"]["decoder"]["files"]
+    assert sorted(files) == ["decoder_dynamic.tflite", "decoder_float32.tflite"]
+    assert all(set(io["signatures"]) == {"prefill", "step"} for io in files.values())
+    report = json.loads((out / "report.json").read_text())
+    assert report["keras_greedy_prompts"] == 80 and "decoder auto" in report["skipped"]
+    float32 = report["artifacts"]["decoder_float32.tflite"]
+    assert float32["greedy_agreement_vs_keras"] == 1.0 and float32["max_abs_diff_vs_keras"] < 1e-5
+    assert float32["decode_tokens_per_s_1_thread"] > 0 and "WHILE" not in float32["ops"]
+    assert 0 <= report["artifacts"]["decoder_dynamic.tflite"]["greedy_agreement_vs_keras"] <= 1
+    for prompt in ("a quiet film", "every actor"):
+        assert generate.main([str(gpt_run), "--prompt", prompt, "--max-tokens", "6", "--temperature", "0"]) == 0
+        assert app_loop(out, prompt, 6) == capsys.readouterr().out.strip()
 
 
 @pytest.mark.slow  # the default run tests tuning's machinery (test_tuning.py); this adds the perplexity objective
