@@ -53,7 +53,8 @@ def table(saved: dict) -> str:
                   "100 test reviews' first four words, 20 ids each.", "",
                   "| recipe | file | bytes | same 20 ids as Keras | same ids | max abs diff | LiteRT ids/s (1 thread) | "
                   "prefill ms | Keras ids/s (zoo.generate) |", "|---|---|---|---|---|---|---|---|---|"]
-        for r in sorted(entry["rows"], key=lambda r: (RECIPES.index(r["recipe"]), r["file"])):
+        order = [f"decoder_{v}.tflite" for v in VARIANTS.split(",")]
+        for r in sorted(entry["rows"], key=lambda r: (RECIPES.index(r["recipe"]), order.index(r["file"]))):
             if "failed" in r:
                 lines.append(f"| `{r['recipe']}` | {r['file']} | failed: {r['failed']} | | | | | | |")
                 continue

@@ -12,8 +12,10 @@ USE = {
     "reconstruction": "Compressing and reconstructing inputs like the training data (an autoencoder).",
     "vae": "Encoding inputs like the training data and generating new ones from the latent space (a VAE).",
     "gan": "Generating images like the training data from random noise (a GAN).",
-    "generation": ("Writing an output sequence for inputs like the training data, token by token (greedy decoding in "
-                   "the file: one invoke writes the whole output)."),
+    "generation": ("Writing text like the training data, token by token: an encoder-decoder's file decodes greedily "
+                   "inside (one invoke writes the whole output); a language model's decoder is run by the app, prefill "
+                   "once and step per token (signature.json's loop). Its continuations repeat what the training texts "
+                   "say, including their opinions and mistakes."),
 }
 LIMITS = ("It was trained and tested on one dataset only: inputs unlike that data (other sizes, other sources, "
           "other classes) get confident but meaningless outputs. Test numbers are from that dataset's test split; "

@@ -57,11 +57,14 @@ def _refused_op(content: bytes) -> Optional[str]:
 
 
 def loop_tensors(content: bytes) -> list[str]:
-    """The names of the tensors inside the file's control-flow bodies (every subgraph but the main one)."""
+    """The names of the tensors inside the file's control-flow bodies: every subgraph that no signature runs (a
+    decoder's second signature, step, is a graph of its own, not a loop body)."""
     from tensorflow.lite.tools import flatbuffer_utils
 
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
-    return sorted({t.name.decode() for g in model.subgraphs[1:] for t in g.tensors if t.name})
+    entries = {s.subgraphIndex for s in model.signatureDefs or []} or {0}
+    return sorted({t.name.decode() for i, g in enumerate(model.subgraphs) if i not in entries for t in g.tensors
+                   if t.name})
 
 
 def _quantizer(float_content: bytes, variant: str, int8_io: str, keep_float: Iterable[str] = (),

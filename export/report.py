@@ -38,6 +38,16 @@ def markdown(report: dict) -> str:
         lines.append(f"\n**{variant} failed**: {why}")
     for variant, why in report.get("skipped", {}).items():
         lines.append(f"\n{variant} was not made: {why}")
+    decoders = {name: r for name, r in report["artifacts"].items() if "decode_tokens_per_s_1_thread" in r}
+    if decoders:
+        lines += ["", "## Decoding", "",
+                  f"Each file's greedy loop (prefill, then one step per id) on {report['keras_greedy_prompts']} test "
+                  f"prompts against Keras's; Keras (zoo.generate) writes {report['keras_tokens_per_s']:.1f} ids/s.", "",
+                  "| file | same output as Keras | same ids | ids/s (1 thread) | prefill ms (1 thread) |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {name} | {r['greedy_agreement_vs_keras']:.2%} | {r['token_agreement_vs_keras']:.2%} | "
+                  f"{r['decode_tokens_per_s_1_thread']:,.0f} | {r['prefill_ms_1_thread']:.2f} |"
+                  for name, r in decoders.items()]
     for name, r in report["artifacts"].items():
         if "auto" in r:
             a = r["auto"]

@@ -195,6 +195,31 @@ def test_export_writes_a_decoder_an_app_runs_as_zoo_generate_writes(gpt_run, tmp
     for prompt in ("a quiet film", "every actor"):
         assert generate.main([str(gpt_run), "--prompt", prompt, "--max-tokens", "6", "--temperature", "0"]) == 0
         assert app_loop(out, prompt, 6) == capsys.readouterr().out.strip()
+    from export.web import __main__ as web_cli
+
+    assert web_cli.main([str(out), "--out", str(tmp_path / "page")]) == 2  # no generate mode yet: said, nothing made
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no generate mode" in err and not (tmp_path / "page").exists(), err
+
+
+@pytest.mark.slow  # the default run exports gpt_imdb; this adds the LSTM's masked prefill (a WHILE loop) and int8
+def test_an_lstm_language_model_exports_and_decodes_as_zoo_generate_does(tmp_path, capsys):
+    from zoo import generate
+
+    data, folder, out = write_lm_like(tmp_path / "d", n_train=400), tmp_path / "run", tmp_path / "export"
+    done = run("zoo.train", "lstm_lm_imdb", "--data-dir", str(data), "--run-dir", str(folder), "--precision",
+               "float32", "--set", "epochs=4", "--set", "vocab_size=60", "--set", "sequence_length=24", "--set",
+               "units=32", "--set", "embed_dim=16", "--set", "batch_size=32", "--set", "learning_rate=0.01")
+    assert done.returncode == 0, done.stderr[-2000:]
+    done = run("export", str(folder), "--data-dir", str(data), "--quantize", "float32,int8", "--out", str(out))
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads((out / "report.json").read_text())
+    assert report["artifacts"]["decoder_float32.tflite"]["greedy_agreement_vs_keras"] == 1.0
+    assert "WHILE" in report["artifacts"]["decoder_float32.tflite"]["ops"]  # prefill's masked loop over the prompt
+    assert "keys" not in json.loads((out / "signature.json").read_text())["graphs"]["decoder"]["signatures"]["step"][
+        "inputs"]
+    assert generate.main([str(folder), "--prompt", "every actor", "--max-tokens", "5", "--temperature", "0"]) == 0
+    assert app_loop(out, "every actor", 5) == capsys.readouterr().out.strip()
 
 
 @pytest.mark.slow  # the default run tests tuning's machinery (test_tuning.py); this adds the perplexity objective

@@ -104,6 +104,9 @@ def build(export_dir, out=None, files: Optional[Sequence[str]] = None, litertjs:
         raise RunDirError(f"{export_dir / 'signature.json'} does not match its schema ({wrong[0]}); was it edited "
                           "by hand? Export the run again (python -m export RUN_DIR)")
     shown = [g for g in signature["graphs"].values() if has_page(g)]
+    if not shown and any("loop" in g for g in signature["graphs"].values()):
+        raise UsageError(f"{signature['recipe']}: the page has no generate mode for a language model's decoder yet; "
+                         "run its loop with the LiteRT interpreter (docs/reference.md, 'The decoding loop')")
     if not shown:
         raise UsageError(f"{signature['recipe']}: the page runs classifiers and generators, and its graphs "
                          f"({', '.join(signature['graphs'])}) are neither")
