@@ -214,3 +214,21 @@ def _isolated_sources(tmp_path, monkeypatch):
     """Keep tests away from the user's ZOO_DATA_DIR and Keras cache."""
     monkeypatch.delenv("ZOO_DATA_DIR", raising=False)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
+
+
+def _missing():
+    """Why the browser tests cannot run here (Chromium, its driver, selenium or LiteRT.js missing), or None."""
+    from export import web
+    from export.web import browser
+    from zoo.errors import UsageError
+
+    why = browser.missing()
+    try:
+        web.litertjs_dir()
+    except UsageError as e:
+        why = why or str(e)
+    return why
+
+
+MISSING = _missing()
+needs_browser = pytest.mark.skipif(MISSING is not None and not os.environ.get("CI"), reason=f"no browser: {MISSING}")

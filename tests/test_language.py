@@ -4,12 +4,13 @@ and `python -m zoo.generate` in a fresh process with its one-line answers to bad
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from benchmarks.kneser_ney import KneserNeyTrigram
-from conftest import LM_SENTENCE, write_lm_like
+from conftest import LM_SENTENCE, needs_browser, write_lm_like
 from zoo.sampling import continue_ids, pick
 
 
@@ -147,6 +148,9 @@ def test_generate_answers_bad_prompts_and_other_runs_in_one_line(gpt_run, capsys
     assert "python -m zoo.generate" in capsys.readouterr().err
 
 
+PAGE_PROMPTS = ("a quiet film", "every actor")
+
+
 def app_loop(folder, prompt: str, words: int) -> str:
     """What an app does with an export folder, from signature.json alone: its loop with the LiteRT interpreter, greedy
     (the prompt split at spaces after lower-casing: the test's prompts have no punctuation)."""
@@ -171,16 +175,23 @@ def app_loop(folder, prompt: str, words: int) -> str:
     return " ".join(vocab[i] for i in prompt_ids[1:] + written)
 
 
-def test_export_writes_a_decoder_an_app_runs_as_zoo_generate_writes(gpt_run, tmp_path, capsys):
-    """The documented command in a fresh process; then the loop signature.json describes, run with the LiteRT
-    interpreter, writes what zoo.generate writes greedily, and the report says every file agrees with Keras."""
-    from export import formats
-    from zoo import generate
-
-    out = tmp_path / "export"
+@pytest.fixture(scope="module")
+def gpt_export(gpt_run, tmp_path_factory):
+    """The documented command in a fresh process: float32, dynamic, and auto (which a decoder does not take)."""
+    out = tmp_path_factory.mktemp("lm_export") / "export"
     done = run("export", str(gpt_run), "--data-dir", str(gpt_run.parent / "d"), "--quantize", "float32,dynamic,auto",
                "--out", str(out))
     assert done.returncode == 0, done.stderr[-2000:]
+    return out
+
+
+def test_export_writes_a_decoder_an_app_runs_as_zoo_generate_writes(gpt_run, gpt_export, capsys):
+    """The loop signature.json describes, run with the LiteRT interpreter, writes what zoo.generate writes greedily,
+    and the report says every file agrees with Keras."""
+    from export import formats
+    from zoo import generate
+
+    out = gpt_export
     signature = json.loads((out / "signature.json").read_text())
     assert formats.problems(signature, "signature") == [] and set(signature["graphs"]) == {"decoder"}
     files = signature["graphs"]["decoder"]["files"]
@@ -192,14 +203,27 @@ def test_export_writes_a_decoder_an_app_runs_as_zoo_generate_writes(gpt_run, tmp
     assert float32["greedy_agreement_vs_keras"] == 1.0 and float32["max_abs_diff_vs_keras"] < 1e-5
     assert float32["decode_tokens_per_s_1_thread"] > 0 and "WHILE" not in float32["ops"]
     assert 0 <= report["artifacts"]["decoder_dynamic.tflite"]["greedy_agreement_vs_keras"] <= 1
-    for prompt in ("a quiet film", "every actor"):
+    for prompt in PAGE_PROMPTS:
         assert generate.main([str(gpt_run), "--prompt", prompt, "--max-tokens", "6", "--temperature", "0"]) == 0
         assert app_loop(out, prompt, 6) == capsys.readouterr().out.strip()
-    from export.web import __main__ as web_cli
 
-    assert web_cli.main([str(out), "--out", str(tmp_path / "page")]) == 2  # no generate mode yet: said, nothing made
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "no generate mode" in err and not (tmp_path / "page").exists(), err
+
+@needs_browser
+def test_the_web_page_writes_what_zoo_generate_writes(gpt_run, gpt_export, capsys):
+    """LiteRT.js in headless Chromium runs the same loop from signature.json and vocab.txt alone."""
+    from export import web
+    from export.web import browser
+    from zoo import generate
+
+    assert generate.main([str(gpt_run), *[a for p in PAGE_PROMPTS for a in ("--prompt", p)], "--max-tokens", "6",
+                          "--temperature", "0"]) == 0
+    expected = capsys.readouterr().out.splitlines()
+    folder = Path(web.build(gpt_export, log=lambda s: None)["folder"])
+    with browser.Page(folder) as page:
+        page.open()
+        assert page.error() is None
+        assert page.write(PAGE_PROMPTS, 6) == expected
+        assert page.call("return document.querySelector('#written').textContent;") == expected[-1]
 
 
 @pytest.mark.slow  # the default run exports gpt_imdb; this adds the LSTM's masked prefill (a WHILE loop) and int8

@@ -18,7 +18,7 @@ import pytest
 from ai_edge_litert.interpreter import Interpreter
 
 import zoo
-from conftest import fake_data_dir, tiny_overrides
+from conftest import MISSING, fake_data_dir, needs_browser, tiny_overrides
 from export import __main__ as export_cli
 from export import verify, web
 from export.web import browser
@@ -32,17 +32,6 @@ ROOT = Path(__file__).resolve().parents[1]
 QUIET = dict(precision="float32", verbose=0, log=lambda s: None)
 
 
-def _missing():
-    why = browser.missing()
-    try:
-        web.litertjs_dir()
-    except UsageError as e:
-        why = why or str(e)
-    return why
-
-
-MISSING = _missing()
-needs_browser = pytest.mark.skipif(MISSING is not None and not os.environ.get("CI"), reason=f"no browser: {MISSING}")
 
 
 def export(root, name, variants, epochs=5, **kw):
@@ -236,7 +225,7 @@ def test_the_generator_page_draws_what_the_python_interpreter_draws(tmp_path_fac
 
 def test_an_autoencoder_has_no_page_and_says_so(tmp_path):
     out, _ = export(tmp_path, "ae_mnist", ["float32"], epochs=1)
-    with pytest.raises(UsageError, match="ae_mnist: the page runs classifiers and generators, and its graphs "
-                                         r"\(encoder, decoder\) are neither"):
+    with pytest.raises(UsageError, match="ae_mnist: the page runs classifiers, generators and language models, and "
+                                         r"its graphs \(encoder, decoder\) are none of them"):
         web.build(out, log=lambda s: None)
     assert not (out / "web").exists()

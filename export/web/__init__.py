@@ -65,13 +65,14 @@ def feedable(io: dict) -> Optional[str]:
 
 
 def has_page(graph: dict) -> bool:
-    """Whether app.js has a page for a graph of signature.json: a classifier of images or token ids, or a generator
-    of images from standard normal noise (app.js's roleOf says the same)."""
+    """Whether app.js has a page for a graph of signature.json: a classifier of images or token ids, a generator
+    of images from standard normal noise, or a language model's decoder (app.js's roleOf says the same)."""
     given, out = graph["input"], graph["output"]
     if given.get("converted"):  # an RGB copy of a grayscale classifier, for the image task APIs: the page draws gray
         return False
     return bool(out.get("labels")) and given["kind"] in ("image", "tokens") or (
-        out["name"] == "image" and given.get("sample") == "standard normal")
+        out["name"] == "image" and given.get("sample") == "standard normal") or (
+        "loop" in graph and given["kind"] == "prompt")  # a language model's decoder: the page runs its loop
 
 
 def _rank(name: str) -> tuple:
@@ -104,12 +105,9 @@ def build(export_dir, out=None, files: Optional[Sequence[str]] = None, litertjs:
         raise RunDirError(f"{export_dir / 'signature.json'} does not match its schema ({wrong[0]}); was it edited "
                           "by hand? Export the run again (python -m export RUN_DIR)")
     shown = [g for g in signature["graphs"].values() if has_page(g)]
-    if not shown and any("loop" in g for g in signature["graphs"].values()):
-        raise UsageError(f"{signature['recipe']}: the page has no generate mode for a language model's decoder yet; "
-                         "run its loop with the LiteRT interpreter (docs/reference.md, 'The decoding loop')")
     if not shown:
-        raise UsageError(f"{signature['recipe']}: the page runs classifiers and generators, and its graphs "
-                         f"({', '.join(signature['graphs'])}) are neither")
+        raise UsageError(f"{signature['recipe']}: the page runs classifiers, generators and language models, and its "
+                         f"graphs ({', '.join(signature['graphs'])}) are none of them")
     listed = {name: io for g in shown for name, io in g["files"].items()}
     if files:
         unknown = [f for f in files if f not in listed]

@@ -3,7 +3,8 @@
 // labels.txt and vocab.txt beside it, as it would for an app on a phone.
 //
 // window.zoo is the page's own code path, also used by the tests: classifyImageData(imageData),
-// classifyText(text), tokenize(text), generateFrom(noise), and `ready` (a promise of the first prediction).
+// classifyText(text), tokenize(text), generateFrom(noise), write(prompt, options) (a language model's decoding loop),
+// and `ready` (a promise of the first prediction).
 import {loadLiteRt, loadAndCompile, Tensor} from '@litertjs/core';
 
 // The text clean-ups this page implements, by signature.json's `text.tokenizer`; its `text.standardize` must list
@@ -35,14 +36,15 @@ function roleOf(graph) {
   if (output.labels && input.kind === 'image') return 'image';
   if (output.labels && input.kind === 'tokens') return 'text';
   if (output.name === 'image' && input.sample === 'standard normal') return 'generator';
+  if (graph.loop && input.kind === 'prompt') return 'writer';
   return null;
 }
 
 function chooseGraph(signature, wantedFile) {
   const graphs = Object.entries(signature.graphs).filter(([, g]) => roleOf(g) && Object.keys(g.files).length);
   if (!graphs.length) {
-    throw new Error(`this page runs classifiers and generators; ${signature.recipe}'s graphs ` +
-      `(${Object.keys(signature.graphs).join(', ')}) are neither`);
+    throw new Error(`this page runs classifiers, generators and language models; ${signature.recipe}'s graphs ` +
+      `(${Object.keys(signature.graphs).join(', ')}) are none of them`);
   }
   const found = graphs.find(([, g]) => wantedFile && wantedFile in g.files);
   if (wantedFile && !found) throw new Error(`no file ${wantedFile} in signature.json`);
@@ -270,6 +272,66 @@ async function generate() {
   return results;
 }
 
+// ---- language models: prefill once, then one step per id (signature.json's `loop`) ---------------------------------
+async function runSignature(name, feeds) {
+  const inputs = page.graph.signatures[name].inputs;
+  const tensors = Object.fromEntries(Object.entries(feeds).map(([k, values]) => [k,
+    new Tensor(inputs[k].dtype === 'int32' ? Int32Array.from(values) : Float32Array.from(values), inputs[k].shape)]));
+  const start = performance.now();
+  const results = await page.model.run(name, tensors);
+  const arrays = Object.fromEntries(Object.entries(results).map(([k, t]) => [k, t.toTypedArray()]));
+  const ms = performance.now() - start;
+  Object.values(tensors).forEach((t) => t.delete());
+  Object.values(results).forEach((t) => t.delete());
+  return {arrays, ms};
+}
+
+// The next id: the largest probability (temperature 0; the lowest id on a tie), or a draw from the top-k
+// probabilities raised to 1 / temperature.
+function pick(probabilities, temperature, topK) {
+  const p = Float64Array.from(probabilities);
+  for (const id of page.graph.loop.never) p[id] = 0;
+  if (temperature === 0) return p.indexOf(Math.max(...p));
+  const order = Array.from(p.keys()).sort((a, b) => p[b] - p[a]).slice(0, topK > 0 ? topK : p.length);
+  const weights = order.map((i) => Math.pow(Math.max(p[i], 1e-30), 1 / temperature));
+  let r = Math.random() * weights.reduce((a, b) => a + b, 0);
+  for (let j = 0; j < order.length; j++) { r -= weights[j]; if (r <= 0) return order[j]; }
+  return order[order.length - 1];
+}
+
+async function write(prompt, {words = 20, temperature = 0, topK = 0} = {}) {
+  const {loop, input} = page.graph;
+  const tokens = standardize(prompt).split(WHITESPACE_RE).filter((s) => s.length);
+  if (!tokens.length) throw new Error('the prompt has no words: type a few');
+  if (tokens.length > loop.max_length - 1) throw new Error(`the prompt has ${tokens.length} words; the model reads at ` +
+    `most ${loop.max_length - 1}`);
+  const ids = [loop.start_id, ...tokens.map((s) => page.vocab.get(s) ?? input.text.oov_id)];
+  const padded = new Array(loop.max_length).fill(0);
+  ids.forEach((id, i) => { padded[i] = id; });
+  let {arrays, ms} = await runSignature('prefill', {ids: padded, length: [ids.length]});
+  const cache = Object.keys(page.graph.signatures.step.inputs).filter((k) => k !== 'token' && k !== 'position');
+  const written = [];
+  const stepMs = [];
+  for (let position = ids.length; written.length < words && position < loop.max_length; position++) {
+    written.push(pick(arrays.probabilities, temperature, topK));
+    if (written.length === words || position + 1 === loop.max_length) break;
+    const feeds = {token: [written[written.length - 1]], position: [position]};
+    cache.forEach((k) => { feeds[k] = arrays[k]; });
+    ({arrays, ms} = await runSignature('step', feeds));
+    stepMs.push(ms);
+  }
+  const text = [...tokens, ...written.map((id) => page.words[id])].join(' ');
+  const msPerId = stepMs.length ? stepMs.reduce((a, b) => a + b, 0) / stepMs.length : ms;
+  $('written').textContent = text;
+  latency(msPerId);
+  return {ids: written, text, msPerId};
+}
+
+function writeFromPanel() {
+  return write($('prompt').value || $('prompt').placeholder, {words: Number($('words').value),
+    temperature: Number($('temperature').value), topK: Number($('top-k').value)});
+}
+
 // ---- start-up ------------------------------------------------------------------------------------------------------
 async function fetchOk(url, kind = 'text') {
   const response = await fetch(url);
@@ -305,6 +367,14 @@ async function start() {
 
   await loadLiteRt('./litertjs/wasm/');
   page.model = await loadAndCompile(page.file, {accelerator: 'wasm'});
+  if (page.role === 'writer') {
+    page.vocab = await loadVocabulary(page.graph.input.text);
+    page.words = (await fetchOk(page.graph.loop.vocabulary)).split('\n');
+    $('writer-panel').hidden = false;
+    $('result-panel').querySelector('#top').hidden = true;
+    $('write').addEventListener('click', () => writeFromPanel().catch(fail));
+    return writeFromPanel();
+  }
   if (page.role === 'text') {
     page.vocab = await loadVocabulary(page.graph.input.text);
     $('text-panel').hidden = false;
@@ -323,7 +393,7 @@ async function start() {
   return classifyImageData(imageDataOf($('pad')));
 }
 
-window.zoo = {classifyImageData, classifyText, tokenize, generateFrom, page, error: null};
+window.zoo = {classifyImageData, classifyText, tokenize, generateFrom, write, page, error: null};
 window.zoo.ready = start().then((first) => ({first, readyMs: page.firstPredictionMs}), (error) => {
   fail(error);
   throw error;
