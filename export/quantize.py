@@ -27,6 +27,7 @@ from typing import Callable, Iterable, Optional
 import numpy as np
 
 from export import variants
+from export.tflite import loop_tensors
 
 SIGNATURE, INPUT = "serving_default", "input"
 SNR_CAP_DB = 60.0
@@ -54,17 +55,6 @@ def _refused_op(content: bytes) -> Optional[str]:
             raise
         return found.group(1)
     return None
-
-
-def loop_tensors(content: bytes) -> list[str]:
-    """The names of the tensors inside the file's control-flow bodies: every subgraph that no signature runs (a
-    decoder's second signature, step, is a graph of its own, not a loop body)."""
-    from tensorflow.lite.tools import flatbuffer_utils
-
-    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
-    entries = {s.subgraphIndex for s in model.signatureDefs or []} or {0}
-    return sorted({t.name.decode() for i, g in enumerate(model.subgraphs) if i not in entries for t in g.tensors
-                   if t.name})
 
 
 def _quantizer(float_content: bytes, variant: str, int8_io: str, keep_float: Iterable[str] = (),

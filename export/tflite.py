@@ -147,3 +147,14 @@ def share_identical_buffers(content: bytes) -> bytes:
     for i in copies:
         model.buffers[i].data = None
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def loop_tensors(content: bytes) -> list[str]:
+    """The names of the tensors inside the file's control-flow bodies: every subgraph that no signature runs (a
+    decoder's second signature, step, is a graph of its own, not a loop body)."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+    entries = {s.subgraphIndex for s in model.signatureDefs or []} or {0}
+    return sorted({t.name.decode() for i, g in enumerate(model.subgraphs) if i not in entries for t in g.tensors
+                   if t.name})
