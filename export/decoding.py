@@ -58,15 +58,14 @@ def write_saved_model(graph, path, batch) -> None:
     model = graph.model
     archive = keras.export.ExportArchive()
     archive.track(model)
+    names = {s: [spec.name for spec in _specs(graph, s, batch)] for s in SIGNATURES}
 
-    def prefill(ids, length):
-        probs, cache = model.prefill(ids, length)
+    def prefill(*tensors):
+        probs, cache = model.prefill(**dict(zip(names["prefill"], tensors)))
         return {"probabilities": probs, **cache}
 
-    step_names = [s.name for s in _specs(graph, "step", batch)]
-
     def step(*tensors):
-        named = dict(zip(step_names, tensors))
+        named = dict(zip(names["step"], tensors))
         probs, cache = model.step(named.pop("token"), named.pop("position"), named)
         return {"probabilities": probs, **cache}
 
@@ -84,77 +83,73 @@ def convert(saved_model) -> bytes:
 
 
 class Decoder:
-    """A decoder file in the LiteRT interpreter, run as an app runs it."""
+    """A decoder file in the LiteRT interpreter, run as an app runs it (signature.json's loop)."""
 
-    def __init__(self, content: bytes, threads=None):
+    def __init__(self, content: bytes, loop: dict, threads=None):
         interp = verify.interpreter(content, threads)
         self.prefill, self.step = (interp.get_signature_runner(s) for s in SIGNATURES)
-        self.cache_names = sorted(set(self.step.get_input_details()) - {"token", "position"})
-        self.length = int(self.prefill.get_input_details()["ids"]["shape"][1])
+        self.inputs = self.prefill.get_input_details()
+        self.language_model = "length" in self.inputs  # prefill takes the prompt and its length, not a source
+        self.never, self.end_id, self.max_length = loop["never"], loop.get("end_id"), loop["max_length"]
 
     def start(self, prompt):
-        ids = np.zeros((1, self.length), np.int32)
+        """prefill on a prompt (a language model's ids, an encoder-decoder's source ids) -> (probabilities,
+        cache)."""
+        name = "ids" if self.language_model else next(iter(self.inputs))
+        ids = np.zeros(self.inputs[name]["shape"], np.int32)
         ids[0, : len(prompt)] = prompt
-        out = self.prefill(ids=ids, length=np.array([len(prompt)], np.int32))
-        return out["probabilities"][0], {k: out[k] for k in self.cache_names}
+        lengths = {"length": np.array([len(prompt)], np.int32)} if self.language_model else {}
+        out = self.prefill(**{name: ids}, **lengths)
+        return out.pop("probabilities")[0], out
 
     def next(self, token: int, position: int, cache):
         out = self.step(token=np.array([token], np.int32), position=np.array([position], np.int32), **cache)
-        return out["probabilities"][0], {k: out[k] for k in self.cache_names}
+        return out.pop("probabilities")[0], {**cache, **out}
 
-    def greedy(self, prompt, steps: int, never=(0, 2)):
-        """zoo.sampling.continue_ids at temperature 0, by prefill and steps; returns (ids, seconds each step took)."""
+    def greedy(self, prompt, steps: int):
+        """Greedy decoding by prefill and steps (zoo.sampling.continue_ids at temperature 0 for a language model,
+        which writes up to max_length ids in all; an encoder-decoder writes up to max_length and stops after
+        <end>); returns (ids, seconds each step took)."""
         probs, cache = self.start(prompt)
-        out, seconds, position = [], [], len(prompt)
-        while len(out) < steps and position < self.length:
+        first = len(prompt) if self.language_model else 0
+        limit = self.max_length if self.language_model else first + steps
+        out, seconds = [], []
+        for position in range(first, limit):
             probs = probs.copy()
-            probs[list(never)] = 0.0
+            probs[list(self.never)] = 0.0
             out.append(int(np.argmax(probs)))
-            if len(out) == steps or position + 1 == self.length:
+            if len(out) == steps or position + 1 == limit or out[-1] == self.end_id:
                 break
             start = time.perf_counter()
             probs, cache = self.next(out[-1], position, cache)
             seconds.append(time.perf_counter() - start)
-            position += 1
         return out, seconds
 
     def forced(self, prompt, ids) -> np.ndarray:
         """The probabilities after the prompt and after each of `ids` but the last (fed whatever they predict)."""
         probs, cache = self.start(prompt)
+        first = len(prompt) if self.language_model else 0
         got = [probs]
         for i, token in enumerate(ids[:-1]):
-            probs, cache = self.next(token, len(prompt) + i, cache)
+            probs, cache = self.next(token, first + i, cache)
             got.append(probs)
         return np.array(got)
 
 
-def keras_probabilities(graph) -> list:
-    """Keras's probabilities on the whole window after each prompt and each id of its continuation but the last."""
-    from zoo.tasks.graphs import predict
-
-    length = graph.model.sequence_length
-    windows = np.zeros((len(graph.prompts), length), np.int32)
-    for row, (p, c) in enumerate(zip(graph.prompts, graph.continuations)):
-        windows[row, : len(p) + len(c)] = p + c
-    probs = predict(graph.model, windows)
-    return [probs[row, len(p) - 1 : len(p) - 1 + len(c)] for row, (p, c) in enumerate(zip(graph.prompts,
-                                                                                         graph.continuations))]
-
-
-def measure(graph, content: bytes, keras_probs) -> dict:
+def measure(graph, content: bytes) -> dict:
     """A file's agreement with Keras and its speed, as the module docstring says."""
-    one = Decoder(content, threads=1)
+    one = Decoder(content, graph.loop, threads=1)
     diffs, same, tokens, seconds, prefill_ms = [], 0, [], [], []
-    for prompt, ids, expected in zip(graph.prompts, graph.continuations, keras_probs):
+    for prompt, ids, expected in zip(graph.prompts, graph.continuations, graph.expected):
         diffs.append(np.abs(one.forced(prompt, ids) - expected).ravel())
         start = time.perf_counter()
         one.start(prompt)
         prefill_ms.append((time.perf_counter() - start) * 1000)
-        own, took = one.greedy(prompt, graph.steps, graph.loop["never"])
+        own, took = one.greedy(prompt, graph.steps)
         same += own == ids
         tokens += [a == b for a, b in zip(own, ids)] + [False] * abs(len(own) - len(ids))
         seconds += took
-    many = Decoder(content, threads=os.cpu_count())
+    many = Decoder(content, graph.loop, threads=os.cpu_count())
     seconds_all = [s for p in graph.prompts[:SPEED_PROMPTS] for s in many.greedy(p, graph.steps)[1]]
     diff = np.concatenate(diffs)
     return {"greedy_agreement_vs_keras": same / len(graph.prompts), "token_agreement_vs_keras": float(np.mean(tokens)),
@@ -196,7 +191,6 @@ def export_decoder(graph, output, prefix: str, variant_names, *, log, allow_flex
             shutil.rmtree(target)
         os.replace(tmp_sm, target)
     results, failures = {}, {}
-    keras_probs = keras_probabilities(graph)
     sparsity = pruning.sparsity_of(pruning.prunable_kernels(graph.model))
     with files.temporary_dir(output.folder, f"{name}_fixed_batch") as fixed_sm:
         write_saved_model(graph, fixed_sm, batch=1)
@@ -220,7 +214,7 @@ def export_decoder(graph, output, prefix: str, variant_names, *, log, allow_flex
             continue
         ops = verify.op_names(content)
         flex = [o for o in ops if o.startswith("Flex") or o == "CUSTOM"]
-        found = measure(graph, content, keras_probs)
+        found = measure(graph, content)
         limit = graph.max_abs.get(variant)
         if flex and not allow_flex:
             failures[f"decoder {variant}"] = f"uses non-builtin ops {flex}"

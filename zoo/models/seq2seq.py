@@ -51,7 +51,7 @@ class AttentionSeq2Seq(keras.Model):
         mean = keras.ops.sum(vectors * keep, axis=1) / keras.ops.maximum(keras.ops.sum(keep, axis=1), 1.0)
         return vectors, self.keys(vectors), mask, self.bridge(mean)
 
-    def step(self, previous, state, vectors, keys, mask, training=False):
+    def attend(self, previous, state, vectors, keys, mask, training=False):
         """One decoding step: previous character ids (batch,) and state -> (probabilities, new state, attention
         weights over the source characters)."""
         query = keras.ops.expand_dims(self.query(state), 1)
@@ -72,7 +72,7 @@ class AttentionSeq2Seq(keras.Model):
         vectors, keys, mask, state = self.encode(source, training)
         steps = []
         for t in range(previous.shape[1]):
-            probs, state, _ = self.step(previous[:, t], state, vectors, keys, mask, training)
+            probs, state, _ = self.attend(previous[:, t], state, vectors, keys, mask, training)
             steps.append(probs)
         return keras.ops.stack(steps, axis=1)
 
@@ -83,12 +83,29 @@ class AttentionSeq2Seq(keras.Model):
         previous = keras.ops.full((keras.ops.shape(source)[0],), self.start_id, "int32")
         probs, maps = [], []
         for _ in range(steps or self.target_length):
-            p, state, weights = self.step(previous, state, vectors, keys, mask)
+            p, state, weights = self.attend(previous, state, vectors, keys, mask)
             # top_k, not argmax: Keras's TensorFlow argmax uses BitwiseAnd (for -0.0), which TFLite has no kernel for
             previous = keras.ops.cast(keras.ops.top_k(p, 1)[1][:, 0], "int32")
             probs.append(p)
             maps.append(weights)
         return keras.ops.stack(probs, axis=1), keras.ops.stack(maps, axis=1)
+
+    def prefill(self, source):
+        """What a device runs first: source ids (batch, source length) -> (the first output character's
+        probabilities, the cache: the decoder's `state` and the encoding it attends to, `vectors`, `keys` and `mask`
+        (1 for a character, 0 for padding))."""
+        vectors, keys, mask, state = self.encode(source)
+        start = keras.ops.full((keras.ops.shape(source)[0],), self.start_id, "int32")
+        probs, state, _ = self.attend(start, state, vectors, keys, mask)
+        return probs, {"state": state, "vectors": vectors, "keys": keys, "mask": keras.ops.cast(mask, vectors.dtype)}
+
+    def step(self, token, position, cache):
+        """One decoding step on the device: the character just written (batch,) and the cache -> (the next one's
+        probabilities, {"state": the new state}; the encoding stays prefill's). `position` is not needed: the state
+        carries it."""
+        mask = keras.ops.greater(cache["mask"], 0.5)
+        probs, state, _ = self.attend(token, cache["state"], cache["vectors"], cache["keys"], mask)
+        return probs, {"state": state}
 
     def greedy(self, source, steps=None):
         """Greedy decoding: source ids -> (target ids (batch, steps), attention weights (batch, steps, source))."""

@@ -14,6 +14,7 @@ text tab shows them.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any, Mapping
 
@@ -213,15 +214,16 @@ class GenerationTask(Task):
 
     def export_graphs(self, model, original, data, batch: int, calibration: int, reference=None) -> list:
         """A language model: one graph, `decoder`, with the signatures prefill and step (zoo/tasks/decoder.py).
-        An encoder-decoder: one graph, `model`, source ids -> the probabilities of every step of greedy decoding
-        (each step fed the previous step's argmax inside the graph), so one invoke writes the whole output. Scored by
-        exact matches against the references and by token-for-token agreement with Keras's greedy decoding."""
+        An encoder-decoder: `model`, source ids -> the probabilities of every step of greedy decoding (each step fed
+        the previous step's argmax inside the graph), so one invoke writes the whole output, scored by exact matches
+        against the references and by token-for-token agreement with Keras's greedy decoding; and `decoder`, the same
+        decoding as prefill (encode) and step, for an app that runs the loop itself."""
         from zoo.tasks.graphs import ExportGraph, calibration_batches, predict
 
-        if not hasattr(model, "greedy"):
-            from zoo.tasks.decoder import decoder_graph
+        from zoo.tasks.decoder import encoder_decoder_graph, language_model_graph
 
-            return [decoder_graph(model, original, data, calibration)]
+        if not hasattr(model, "greedy"):
+            return [language_model_graph(model, original, data, calibration)]
         sources, targets = [], []
         for (source, _), y in data.test:
             sources.append(np.asarray(source))
@@ -251,4 +253,6 @@ class GenerationTask(Task):
                                f"t + 1 inside the graph); stop at <end> (id {text['end_id']})"},
             calibration=calibration_batches(lambda: (np.asarray(s) for (s, _), _ in data.train), calibration, batch),
             summary={"keras_test_exact_match": exact(keras_ids), "test_examples": int(len(x))},
-            uncalibrated=UNCALIBRATED)]
+            uncalibrated=UNCALIBRATED),
+            dataclasses.replace(encoder_decoder_graph(model, original, data, x, calibration),
+                                uncalibrated=UNCALIBRATED)]

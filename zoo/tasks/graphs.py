@@ -80,8 +80,9 @@ class DecoderGraph(ExportGraph):
 
     signatures: per signature its inputs and outputs by name ({"shape" without the batch axis, "dtype", "meaning"}).
     loop: how an app runs them (signature.json's `loop`).
-    prompts: test prompts (ids, `<s>` first); continuations: Keras's greedy continuation of each (zoo.sampling),
-        what every file's own greedy loop must write; steps: the ids each continuation has at most.
+    prompts: test prompts (a language model's ids, `<s>` first; an encoder-decoder's source ids); continuations:
+        Keras's greedy continuation of each, what every file's own greedy loop must write; expected: Keras's
+        probabilities before each id of each continuation; steps: the ids each continuation has at most.
     calibration: yields (signature name, {input name: array}) for the variants that calibrate activations.
     """
 
@@ -89,6 +90,7 @@ class DecoderGraph(ExportGraph):
     loop: dict = dataclasses.field(default_factory=dict)
     prompts: list = dataclasses.field(default_factory=list)
     continuations: list = dataclasses.field(default_factory=list)
+    expected: list = dataclasses.field(default_factory=list)
     steps: int = 20
 
 
