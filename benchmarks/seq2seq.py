@@ -64,7 +64,7 @@ def measure(out: Path) -> list[dict]:
     greedy = tf.function(lambda s: model.greedy(s)[0])
     keras_speed = tokens_per_second(lambda s: greedy(s).numpy(), sources)
     rows = []
-    for name, art in report["artifacts"].items():
+    for name, art in ((n, a) for n, a in report["artifacts"].items() if a["graph"] == "model"):  # the decoder
         interpreter = Interpreter(model_content=(folder / name).read_bytes(), num_threads=1)
         interpreter.allocate_tensors()
         given, taken = interpreter.get_input_details()[0]["index"], interpreter.get_output_details()[0]["index"]

@@ -2,9 +2,10 @@
 
     python -m zoo.generate runs/gpt_imdb/<run> --prompt "This movie was" --temperature 0.8 --top-k 40 --seed 0
 
-`continue_ids` is the Keras reference that zoo.generate and the per-epoch samples.txt use. Each step feeds the fixed-length window (ids 0-padded after the words) and reads position len - 1's
-distribution; the causal models never look past it, so the padding changes nothing. Padding (0) and `<s>` (2) are
-never written: their probabilities are set to 0 first. Temperature 0 takes the most
+`continue_ids` is the Keras reference that zoo.generate and the per-epoch samples.txt use (an exported decoder's loop,
+export/decoding.py, is checked against it). Each step feeds the fixed-length window (ids 0-padded after the words)
+and reads position len - 1's distribution; the causal models never look past it, so the padding changes nothing.
+Padding (0) and `<s>` (2) are never written: their probabilities are set to 0 first. Temperature 0 takes the most
 likely word (greedy, ties to the lowest id); otherwise the `top_k` most likely words (all with 0) are kept and drawn
 from p^(1/temperature), renormalised, with numpy's PCG64 generator seeded by `seed`.
 """

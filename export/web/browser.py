@@ -117,8 +117,9 @@ class Page:
 
     def write(self, prompts, words: int) -> list[str]:
         """A language model's greedy continuation of each prompt by `words` ids, as the page writes it."""
-        return self.call("const all = []; for (const p of args[0]) all.push((await window.zoo.write(p, {words: args[1], "
-                         "temperature: 0})).text); return all;", list(prompts), words)
+        return self.call("const all = []; for (const p of args[0]) "
+                         "all.push((await window.zoo.write(p, {words: args[1], temperature: 0})).text); return all;",
+                         list(prompts), words)
 
     def draw(self, strokes) -> list[str]:
         """Draw strokes (lists of (x, y) in the 280x280 pad's pixels) with the mouse; returns the labels the page
