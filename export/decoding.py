@@ -1,11 +1,13 @@
-"""A language model on the device: per variant one TFLite file with two signatures, `prefill` and `step`, that an
-app runs in a loop (signature.json's `loop` says how; zoo/tasks/decoder.py builds what they are checked against).
+"""A model that writes text, on the device: per variant one TFLite file with two signatures, `prefill` and `step`,
+that an app runs in a loop (signature.json's `loop` says how; zoo/tasks/decoder.py builds what they are checked
+against).
 
     python -m export runs/gpt_imdb/<run> --quantize float32,dynamic,int8
 
-`decoder_float32.tflite` holds both graphs and shares their weights. prefill takes the prompt (0-padded ids and
-their count) and gives the next id's probabilities and the cache (an LSTM's state, a Transformer's keys and values);
-step takes one id, its position and the cache and gives the same. Shapes are fixed (batch 1), ops builtin.
+`decoder_float32.tflite` holds both graphs and shares their weights. prefill takes the prompt (a language model:
+0-padded ids and their count; an encoder-decoder: the source) and gives the next id's probabilities and the cache (an
+LSTM's state, a Transformer's keys and values, an encoder-decoder's state and encoding); step takes one id, its
+position and the cache and gives the next probabilities and the new cache. Shapes are fixed (batch 1), ops builtin.
 
 Every file is run by the LiteRT interpreter as an app runs it, on the task's test prompts: fed Keras's own greedy
 continuation, its probabilities are compared with Keras's on the whole window (max / mean |diff|; float32 must stay
@@ -24,7 +26,7 @@ import time
 
 import numpy as np
 
-from export import make, quantize, tflite, variants, verify
+from export import make, quantize, signature as signing, tflite, variants, verify
 from zoo import files
 from zoo.errors import first_line
 
@@ -35,8 +37,8 @@ MEDIAPIPE = {"task": None, "why_not": "a decoding loop of two signatures: no Med
 SPEED_PROMPTS = 10  # prompts the all-threads speed is measured on
 
 
-def skipped(variant_names) -> dict:
-    return {f"decoder {v}": NO_AUTO for v in variant_names if v == "auto"}
+def skipped(graph, variant_names) -> dict:
+    return {f"{graph.name} {v}": NO_AUTO for v in variant_names if v == "auto"}
 
 
 def _specs(graph, signature: str, batch):
@@ -149,8 +151,14 @@ def measure(graph, content: bytes) -> dict:
         same += own == ids
         tokens += [a == b for a, b in zip(own, ids)] + [False] * abs(len(own) - len(ids))
         seconds += took
+    if not seconds:  # every continuation ended at its first id: time steps on their own
+        probs, cache = one.start(graph.prompts[0])
+        for _ in range(SPEED_PROMPTS):
+            start = time.perf_counter()
+            one.next(graph.continuations[0][0], len(graph.prompts[0]) if one.language_model else 0, cache)
+            seconds.append(time.perf_counter() - start)
     many = Decoder(content, graph.loop, threads=os.cpu_count())
-    seconds_all = [s for p in graph.prompts[:SPEED_PROMPTS] for s in many.greedy(p, graph.steps)[1]]
+    seconds_all = [s for p in graph.prompts[:SPEED_PROMPTS] for s in many.greedy(p, graph.steps)[1]] or seconds
     diff = np.concatenate(diffs)
     return {"greedy_agreement_vs_keras": same / len(graph.prompts), "token_agreement_vs_keras": float(np.mean(tokens)),
             "max_abs_diff_vs_keras": float(diff.max()), "mean_abs_diff_vs_keras": float(diff.mean()),
@@ -179,11 +187,11 @@ def io_of(content: bytes) -> dict:
 
 
 def export_decoder(graph, output, prefix: str, variant_names, *, log, allow_flex=False, **_):
-    """Serving SavedModel + each TFLite variant of a language model into `output` (a `zoo.files.Output`); returns
+    """Serving SavedModel + each TFLite variant of a decoder into `output` (a `zoo.files.Output`); returns
     (artifacts, failures), as export.pipeline.export_graph does for other graphs."""
     from export import prune as pruning
 
-    name = "saved_model_decoder"
+    name, key = signing.saved_model_dir(graph.name, prefix), lambda v: f"{graph.name} {v}"
     with files.temporary_dir(output.folder, name) as tmp_sm:
         write_saved_model(graph, tmp_sm, batch=None)
         target = output.path(name)
@@ -197,7 +205,7 @@ def export_decoder(graph, output, prefix: str, variant_names, *, log, allow_flex
         try:
             float_content = convert(fixed_sm)
         except Exception as e:  # noqa: BLE001 - converter errors are long; keep the first line
-            return {}, {f"decoder {v}": f"conversion to float32 failed: {first_line(e)}" for v in variant_names}
+            return {}, {key(v): f"conversion to float32 failed: {first_line(e)}" for v in variant_names}
     calibrated = quantize.Calibrated(float_content, graph.calibration)
     for variant in (v for v in variant_names if v != "auto"):
         file = f"{graph.name}_{prefix}{variant}.tflite"
@@ -210,18 +218,18 @@ def export_decoder(graph, output, prefix: str, variant_names, *, log, allow_flex
                 made_by = (f"LiteRT Quantizer ({variants.recipe_name(variant)}{make.float_ops(calibrated, variant)}"
                            "; float32 inputs and outputs)")
         except Exception as e:  # noqa: BLE001 - quantizer errors are long; keep the first line
-            failures[f"decoder {variant}"] = f"conversion failed: {first_line(e)}"
+            failures[key(variant)] = f"conversion failed: {first_line(e)}"
             continue
         ops = verify.op_names(content)
         flex = [o for o in ops if o.startswith("Flex") or o == "CUSTOM"]
         found = measure(graph, content)
         limit = graph.max_abs.get(variant)
         if flex and not allow_flex:
-            failures[f"decoder {variant}"] = f"uses non-builtin ops {flex}"
+            failures[key(variant)] = f"uses non-builtin ops {flex}"
             continue
         if limit is not None and found["max_abs_diff_vs_keras"] > limit:
-            failures[f"decoder {variant}"] = (f"max |probability - Keras| = {found['max_abs_diff_vs_keras']:.2e} "
-                                              f"exceeds {limit:.2e}")
+            failures[key(variant)] = (f"max |probability - Keras| = {found['max_abs_diff_vs_keras']:.2e} "
+                                      f"exceeds {limit:.2e}")
             continue
         with files.atomic_path(output.path(file)) as tmp:
             tmp.write_bytes(content)
@@ -241,8 +249,9 @@ def signature_entry(graph, results: dict) -> dict:
         "input": {**graph.input, "shape": [1, *graph.input["shape"]]},
         "output": {**graph.output, "shape": [1, *graph.output["shape"]]},
         "files": {name: r["io"] for name, r in results.items() if r["graph"] == graph.name},
-        "saved_model": {"dir": "saved_model_decoder", "signature": "prefill", "input": "ids",
-                        "output": "probabilities", "input_shape": [None, *graph.input["shape"]]},
+        "saved_model": {"dir": signing.saved_model_dir(graph.name), "signature": "prefill",
+                        "input": graph.input["name"], "output": "probabilities",
+                        "input_shape": [None, *graph.input["shape"]]},
         "signatures": graph.signatures,
         "loop": graph.loop,
     }

@@ -90,7 +90,7 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
         made = [v for v in variant_names if not (graph.uncalibrated and BY_NAME[v].quantizes_activations)]
         skipped.update({f"{graph.name} {v}": graph.uncalibrated for v in variant_names if v not in made})
         exporter = decoding.export_decoder if isinstance(graph, DecoderGraph) else export_graph
-        skipped.update(decoding.skipped(made) if isinstance(graph, DecoderGraph) else {})
+        skipped.update(decoding.skipped(graph, made) if isinstance(graph, DecoderGraph) else {})
         more, more_failures = exporter(graph, output, "", made, **options)
         results.update(more)
         failures.update(more_failures)

@@ -203,6 +203,15 @@ def test_export_writes_a_decoder_an_app_runs_as_zoo_generate_writes(gpt_run, gpt
     assert float32["greedy_agreement_vs_keras"] == 1.0 and float32["max_abs_diff_vs_keras"] < 1e-5
     assert float32["decode_tokens_per_s_1_thread"] > 0 and "WHILE" not in float32["ops"]
     assert 0 <= report["artifacts"]["decoder_dynamic.tflite"]["greedy_agreement_vs_keras"] <= 1
+    import tensorflow as tf
+
+    served = tf.saved_model.load(str(out / signature["graphs"]["decoder"]["saved_model"]["dir"]))  # any batch size
+    ids = np.zeros((3, 24), np.int32)
+    ids[:, :2] = 2, 5
+    first = served.signatures["prefill"](ids=tf.constant(ids), length=tf.constant([2, 2, 2]))
+    then = served.signatures["step"](token=tf.constant([3, 4, 5]), position=tf.constant([2, 2, 2]),
+                                     keys=first["keys"], values=first["values"])
+    assert then["probabilities"].shape == (3, 20) and then["keys"].shape[1] == 3
     for prompt in PAGE_PROMPTS:
         assert generate.main([str(gpt_run), "--prompt", prompt, "--max-tokens", "6", "--temperature", "0"]) == 0
         assert app_loop(out, prompt, 6) == capsys.readouterr().out.strip()
