@@ -240,18 +240,3 @@ def export_decoder(graph, output, prefix: str, variant_names, *, log, allow_flex
         log(f"  {file}: {len(content):,} bytes, greedy agreement {found['greedy_agreement_vs_keras']:.2%} on "
             f"{len(graph.prompts)} prompts, {found['decode_tokens_per_s_1_thread']:.0f} ids/s (1 thread)")
     return results, failures
-
-
-def signature_entry(graph, results: dict) -> dict:
-    """signature.json's entry of a decoder: prefill's ids in and probabilities out as any graph's, plus each
-    signature's inputs and outputs and the loop."""
-    return {
-        "input": {**graph.input, "shape": [1, *graph.input["shape"]]},
-        "output": {**graph.output, "shape": [1, *graph.output["shape"]]},
-        "files": {name: r["io"] for name, r in results.items() if r["graph"] == graph.name},
-        "saved_model": {"dir": signing.saved_model_dir(graph.name), "signature": "prefill",
-                        "input": graph.input["name"], "output": "probabilities",
-                        "input_shape": [None, *graph.input["shape"]]},
-        "signatures": graph.signatures,
-        "loop": graph.loop,
-    }

@@ -8,7 +8,8 @@ from export import formats, tflite
 NOTE = ("Each graph: its .tflite files take `input` with the fixed batch in input.shape; saved_model is for serving "
         "(TF Serving, tf.saved_model.load) and takes any batch size. int8 files with integer I/O: q = round(x / "
         "scale) + zero_point on input, (q - zero_point) * scale on output, with the scale and zero point given per "
-        "file.")
+        "file. A decoder (a graph with `loop`): its files have the signatures prefill and step, whose inputs and "
+        "outputs `signatures` lists (batch 1); `loop` says how to run them.")
 
 
 def saved_model_dir(graph_name: str, prefix: str = "") -> str:
@@ -17,10 +18,8 @@ def saved_model_dir(graph_name: str, prefix: str = "") -> str:
 
 
 def graph_signature(graph, batch: int, results: dict) -> dict:
-    if getattr(graph, "signatures", None):  # a language model's decoder: batch 1, two signatures and their loop
-        from export import decoding
-
-        return decoding.signature_entry(graph, results)
+    if getattr(graph, "signatures", None):  # a decoder (export/decoding.py): batch 1, two signatures and their loop
+        return decoder_signature(graph, results)
     return {
         "input": {"name": tflite.INPUT_NAME, **graph.input, "shape": [batch, *graph.input["shape"]]},
         "output": {**graph.output, "shape": [batch, *graph.output["shape"]]},
@@ -28,6 +27,21 @@ def graph_signature(graph, batch: int, results: dict) -> dict:
         "saved_model": {"dir": saved_model_dir(graph.name), "signature": tflite.SIGNATURE,
                         "input": tflite.INPUT_NAME, "output": graph.output["name"],
                         "input_shape": [None, *graph.input["shape"]]},
+    }
+
+
+def decoder_signature(graph, results: dict) -> dict:
+    """signature.json's entry of a decoder: prefill's ids in and probabilities out as any graph's, plus each
+    signature's inputs and outputs and the loop."""
+    return {
+        "input": {**graph.input, "shape": [1, *graph.input["shape"]]},
+        "output": {**graph.output, "shape": [1, *graph.output["shape"]]},
+        "files": {name: r["io"] for name, r in results.items() if r["graph"] == graph.name},
+        "saved_model": {"dir": saved_model_dir(graph.name), "signature": "prefill",
+                        "input": graph.input["name"], "output": "probabilities",
+                        "input_shape": [None, *graph.input["shape"]]},
+        "signatures": graph.signatures,
+        "loop": graph.loop,
     }
 
 
