@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import shutil
 import time
 
 import numpy as np
@@ -192,12 +191,7 @@ def export_decoder(graph, output, prefix: str, variant_names, *, log, allow_flex
     from export import prune as pruning
 
     name, key = signing.saved_model_dir(graph.name, prefix), lambda v: f"{graph.name} {v}"
-    with files.temporary_dir(output.folder, name) as tmp_sm:
-        write_saved_model(graph, tmp_sm, batch=None)
-        target = output.path(name)
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)
-        os.replace(tmp_sm, target)
+    tflite.place_saved_model(output, name, lambda path: write_saved_model(graph, path, batch=None))
     results, failures = {}, {}
     sparsity = pruning.sparsity_of(pruning.prunable_kernels(graph.model))
     with files.temporary_dir(output.folder, f"{name}_fixed_batch") as fixed_sm:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -184,12 +183,8 @@ def export_graph(graph, output, prefix: str, variant_names, *, batch, int8_io, a
     returns (artifacts, failures)."""
     name = signing.saved_model_dir(graph.name, prefix)
     write = dict(input_shape=graph.input_shape, input_dtype=graph.input_dtype, output_name=graph.output["name"])
-    with files.temporary_dir(output.folder, name) as tmp_sm:  # the serving SavedModel (any batch size): written
-        tflite.write_saved_model(graph.model, path=tmp_sm, batch=None, **write)  # beside, then moved into place
-        sm_dir = output.path(name)
-        if sm_dir.is_dir() and not sm_dir.is_symlink():
-            shutil.rmtree(sm_dir)
-        os.replace(tmp_sm, sm_dir)
+    tflite.place_saved_model(output, name, lambda path: tflite.write_saved_model(  # serving: any batch size
+        graph.model, path=path, batch=None, **write))
     # The converter's input: the same graph with a fixed batch (no shape ops), deleted after conversion.
     with files.temporary_dir(output.folder, f"{name}_fixed_batch") as fixed_sm:
         tflite.write_saved_model(graph.model, path=fixed_sm, batch=batch, **write)

@@ -158,3 +158,19 @@ def loop_tensors(content: bytes) -> list[str]:
     entries = {s.subgraphIndex for s in model.signatureDefs or []} or {0}
     return sorted({t.name.decode() for i, g in enumerate(model.subgraphs) if i not in entries for t in g.tensors
                    if t.name})
+
+
+def place_saved_model(output, name: str, write) -> None:
+    """The serving SavedModel `name` in `output` (a `zoo.files.Output`): `write(folder)` writes it beside, then it
+    moves into place whole, replacing an earlier export's."""
+    import os
+    import shutil
+
+    from zoo import files
+
+    with files.temporary_dir(output.folder, name) as tmp:
+        write(tmp)
+        target = output.path(name)
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
