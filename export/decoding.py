@@ -173,16 +173,10 @@ def _latency(seconds) -> dict:
 
 
 def io_of(content: bytes) -> dict:
-    """signature.json's io of a decoder file: prefill's inputs and outputs, and each signature's."""
-    interp = verify.interpreter(content, delegates=False)
-    each = {}
-    for name in SIGNATURES:
-        runner = interp.get_signature_runner(name)
-        each[name] = {side: [{"name": k, "shape": [int(s) for s in d["shape"]], "dtype": np.dtype(d["dtype"]).name,
-                              "quantization": None} for k, d in sorted(details.items())]
-                      for side, details in (("inputs", runner.get_input_details()),
-                                            ("outputs", runner.get_output_details()))}
-    return {**each["prefill"], "signatures": each, "mediapipe": MEDIAPIPE}
+    """signature.json's io of a decoder file: each signature's inputs and outputs by name, prefill's first."""
+    io = verify.io_details(content)
+    return {**io["signatures"]["prefill"], "signatures": io["signatures"], "tensors": io["tensors"],
+            "mediapipe": MEDIAPIPE}
 
 
 def export_decoder(graph, output, prefix: str, variant_names, *, log, allow_flex=False, **_):

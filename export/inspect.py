@@ -46,11 +46,15 @@ def inspect_file(path) -> dict:
 
 def format_info(info: dict) -> str:
     lines = [f"{info['file']}: {info['bytes']:,} bytes"]
-    for kind in ("inputs", "outputs"):
-        for d in info[kind]:
-            q = d["quantization"]
-            qt = f", scale {q['scale']:.6g}, zero point {q['zero_point']}" if q else ""
-            lines.append(f"  {kind[:-1]:<6} {d['name']}: {d['shape']} {d['dtype']}{qt}")
+    for signature, io in info.get("signatures", {"": info}).items():  # a decoder: prefill's, then step's
+        if signature:
+            lines.append(f"  signature {signature}:")
+        for kind in ("inputs", "outputs"):
+            for d in io[kind]:
+                q = d["quantization"]
+                qt = f", scale {q['scale']:.6g}, zero point {q['zero_point']}" if q else ""
+                indent = "    " if signature else "  "
+                lines.append(f"{indent}{kind[:-1]:<6} {d['name']}: {d['shape']} {d['dtype']}{qt}")
     lines.append(f"  ops ({sum(info['ops'].values())}): " + ", ".join(f"{k} x{v}" for k, v in info["ops"].items()))
     lines.append(f"  tensors: {info['tensors']}, {info['tensor_bytes']:,} bytes")
     return "\n".join(lines)

@@ -92,14 +92,24 @@ def op_names(content: bytes) -> list[str]:
     return sorted({d["op_name"] for d in interp._get_ops_details()})
 
 
+def _describe(d, name=None) -> dict:
+    scale, zero = d["quantization"]
+    return {"name": name or d["name"], "shape": [int(s) for s in d["shape"]], "dtype": np.dtype(d["dtype"]).name,
+            "quantization": {"scale": float(scale), "zero_point": int(zero)} if scale else None}
+
+
 def io_details(content: bytes) -> dict:
+    """Inputs and outputs of the file's main graph; a file with several signatures (a decoder's prefill and step)
+    adds `signatures`: each one's inputs and outputs by the names the signature gives them."""
     interp = interpreter(content, delegates=False)
-
-    def describe(d):
-        scale, zero = d["quantization"]
-        return {"name": d["name"], "shape": [int(s) for s in d["shape"]], "dtype": np.dtype(d["dtype"]).name,
-                "quantization": {"scale": float(scale), "zero_point": int(zero)} if scale else None}
-
-    return {"inputs": [describe(d) for d in interp.get_input_details()],
-            "outputs": [describe(d) for d in interp.get_output_details()],
-            "tensors": len(interp.get_tensor_details())}
+    io = {"inputs": [_describe(d) for d in interp.get_input_details()],
+          "outputs": [_describe(d) for d in interp.get_output_details()],
+          "tensors": len(interp.get_tensor_details())}
+    names = list(interp.get_signature_list())
+    if len(names) > 1:
+        runners = {name: interp.get_signature_runner(name) for name in names}
+        io["signatures"] = {name: {side: [_describe(d, k) for k, d in sorted(details.items())]
+                                   for side, details in (("inputs", r.get_input_details()),
+                                                         ("outputs", r.get_output_details()))}
+                            for name, r in runners.items()}
+    return io

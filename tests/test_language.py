@@ -215,6 +215,11 @@ def test_export_writes_a_decoder_an_app_runs_as_zoo_generate_writes(gpt_run, gpt
     for prompt in PAGE_PROMPTS:
         assert generate.main([str(gpt_run), "--prompt", prompt, "--max-tokens", "6", "--temperature", "0"]) == 0
         assert app_loop(out, prompt, 6) == capsys.readouterr().out.strip()
+    from export import inspect
+
+    assert inspect.main([str(out / "decoder_float32.tflite")]) == 0  # both signatures, by their inputs' names
+    shown = capsys.readouterr().out
+    assert "signature step:" in shown and "input  token: [1] int32" in shown and "output probabilities: [1, 20]" in shown
 
 
 @needs_browser
