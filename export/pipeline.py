@@ -93,6 +93,8 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
         more, more_failures = exporter(graph, output, "", made, **options)
         results.update(more)
         failures.update(more_failures)
+    for name, why in skipped.items():  # asked for, but the graph does not take it: said, not failed
+        log(f"{name} not made: {why}")
     if prune is not None:
         for graph in pruned_graphs(opened, model, data, output, prune, prune_epochs, prune_lr_scale, batch,
                                    calibration_samples, summary.get("keras_test_accuracy"), rgb, log):
