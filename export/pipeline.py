@@ -88,8 +88,10 @@ def export_run(run_dir, *, variants, out=None, batch=1, calibration_samples=500,
     for graph in graphs:
         made = [v for v in variant_names if not (graph.uncalibrated and BY_NAME[v].quantizes_activations)]
         skipped.update({f"{graph.name} {v}": graph.uncalibrated for v in variant_names if v not in made})
-        exporter = decoding.export_decoder if isinstance(graph, DecoderGraph) else export_graph
-        skipped.update(decoding.skipped(graph, made) if isinstance(graph, DecoderGraph) else {})
+        exporter = export_graph
+        if isinstance(graph, DecoderGraph):  # prefill and step in one file: export/decoding.py
+            exporter = decoding.export_decoder
+            skipped.update(decoding.skipped(graph, made))
         more, more_failures = exporter(graph, output, "", made, **options)
         results.update(more)
         failures.update(more_failures)

@@ -87,15 +87,15 @@ def language_model_graph(model, original, data, calibration_count: int) -> Decod
                       "meaning": "the prompt: <s> (id 2) then its words' ids, 0-padded to the length"},
               "length": {**word, "meaning": f"how many of `ids` are the prompt (1..{length - 1})"}}
     feed = lambda b: {"ids": np.full((b, length), 2, np.int32), "length": np.ones((b,), np.int32)}  # noqa: E731
+    described = signatures(model, feed, inputs, "the next id's probabilities: index i is line i of vocab.txt")
     return DecoderGraph(
         name="decoder", model=model, original=original, inputs=windows, prompts=prompts, continuations=continuations,
-        expected=expected, steps=CONTINUED, loop=lm_loop(length),
-        signatures=signatures(model, feed, inputs, "the next id's probabilities: index i is line i of vocab.txt"),
+        expected=expected, steps=CONTINUED, loop=lm_loop(length), signatures=described,
         input={"name": "ids", "kind": "prompt", "shape": [length], "dtype": "int32", "range": [0, info.vocab_size - 1],
                "preprocessing": info.preprocessing, "text": info.text},
         output={"name": "probabilities", "shape": [info.vocab_size], "dtype": "float32",
                 "meaning": "the next id's probabilities (prefill's and every step's): index i is line i of vocab.txt"},
-        calibration=lm_calibration(model, data, calibration_count),
+        calibration=remembered(lambda: lm_calibration(model, data, cache_axes(described)), calibration_count),
         summary={"keras_greedy_prompts": len(prompts), "keras_tokens_per_s": keras_speed(
             lambda p: continue_ids(model, [p], CONTINUED, length)[0], prompts)})
 
@@ -114,32 +114,40 @@ def lm_loop(length: int) -> dict:
                 "words joined by spaces"]}
 
 
-def lm_calibration(model, data, count: int):
-    """The same (signature, inputs) pairs on every call: prefill on training windows cut at a random length, and the
-    step that follows each, with the cache Keras's prefill gives."""
+def remembered(pairs, count: int):
+    """A calibration function: the first 2 * `count` (signature, inputs) pairs `pairs()` yields (a prefill and a step
+    per example), read once and given the same on every call, as zoo.tasks.graphs.calibration_batches does."""
     taken: list = []
-    length = data.info.input_shape[0]
 
     def gen():
         if not taken:
-            rng = np.random.default_rng(0)
-            axes = {k: v["batch_axis"] for k, v in specs_of(lambda b: model.prefill(
-                np.full((b, length), 2, np.int32), np.ones((b,), np.int32))[1]).items()}
-            for x, _ in data.train:
-                ids = np.asarray(x, np.int32)
-                cut = rng.integers(1, length, len(ids)).astype(np.int32)
-                windows = np.where(np.arange(length)[None] < cut[:, None], ids, 0).astype(np.int32)
-                _, cache = model.prefill(windows, cut)
-                for i in range(len(ids)):
-                    taken.append(("prefill", {"ids": windows[i : i + 1], "length": cut[i : i + 1]}))
-                    taken.append(("step", {"token": ids[i, cut[i]][None], "position": cut[i : i + 1],
-                                           **one_of(cache, i, axes)}))
-                if len(taken) >= 2 * count:
+            for pair in pairs():
+                taken.append(pair)
+                if len(taken) == 2 * count:
                     break
-            del taken[2 * count :]
         yield from taken
 
     return gen
+
+
+def lm_calibration(model, data, axes: dict):
+    """Prefill on training windows cut at a random length, and the step that follows each, with the cache Keras's
+    prefill gives (cut per example on its batch `axes`)."""
+    length = data.info.input_shape[0]
+    rng = np.random.default_rng(0)
+    for x, _ in data.train:
+        ids = np.asarray(x, np.int32)
+        cut = rng.integers(1, length, len(ids)).astype(np.int32)
+        windows = np.where(np.arange(length)[None] < cut[:, None], ids, 0).astype(np.int32)
+        _, cache = model.prefill(windows, cut)
+        for i in range(len(ids)):
+            yield "prefill", {"ids": windows[i : i + 1], "length": cut[i : i + 1]}
+            yield "step", {"token": ids[i, cut[i]][None], "position": cut[i : i + 1], **one_of(cache, i, axes)}
+
+
+def cache_axes(signatures_: dict) -> dict:
+    """Each cache tensor's batch axis, as `signatures` found it."""
+    return {k: v["batch_axis"] for k, v in signatures_["prefill"]["outputs"].items() if k != "probabilities"}
 
 
 def one_of(cache, i: int, axes: dict) -> dict:
@@ -158,17 +166,18 @@ def encoder_decoder_graph(model, original, data, sources, calibration_count: int
     source_meaning = f"the text's characters as line numbers of {text['source_vocabulary']} (others 1), 0-padded"
     feed = lambda b: {"source": np.full((b, length), 3, np.int32)}  # noqa: E731
     vocab_meaning = f"the next character's probabilities: index i is line i of {text['target_vocabulary']}"
+    described = signatures(model, feed, {"source": {"shape": [1, length], "dtype": "int32", "batch_axis": 0,
+                                                    "meaning": source_meaning}}, vocab_meaning)
     return DecoderGraph(
         name="decoder", model=model, original=original, inputs=sources, prompts=[[int(i) for i in s if i] for s in x],
         continuations=continuations, expected=[probs[r, : len(c)] for r, c in enumerate(continuations)],
-        steps=model.target_length, loop=encoder_decoder_loop(text, model.target_length),
-        signatures=signatures(model, feed, {"source": {"shape": [1, length], "dtype": "int32", "batch_axis": 0,
-                                                      "meaning": source_meaning}}, vocab_meaning),
+        steps=model.target_length, loop=encoder_decoder_loop(text, model.target_length), signatures=described,
         input={"name": "source", "kind": "characters", "shape": [length], "dtype": "int32",
                "range": list(data.info.input_range), "preprocessing": data.info.preprocessing, "text": text},
         output={"name": "probabilities", "shape": [len(data.info.class_names)], "dtype": "float32",
                 "meaning": vocab_meaning},
-        calibration=encoder_decoder_calibration(model, data, calibration_count),
+        calibration=remembered(lambda: encoder_decoder_calibration(model, data, cache_axes(described)),
+                               calibration_count),
         summary={"keras_greedy_prompts": len(x), "keras_tokens_per_s": keras_speed(
             lambda s: until_end(np.asarray(model.greedy(np.asarray([s]))[0])[0], text["end_id"]), list(x))})
 
@@ -193,29 +202,18 @@ def encoder_decoder_loop(text: dict, steps: int) -> dict:
                 "Repeat the last two steps until end_id or max_length characters"]}
 
 
-def encoder_decoder_calibration(model, data, count: int):
-    """The same (signature, inputs) pairs on every call: prefill on training sources, and a step after a random
-    number of characters of the true output (teacher forcing), with the state Keras's steps give."""
-    taken: list = []
-
-    def gen():
-        if not taken:
-            rng = np.random.default_rng(0)
-            for (source, _), target in data.train:
-                source, target = np.asarray(source, np.int32), np.asarray(target, np.int32)
-                _, cache = model.prefill(source)
-                cache = {k: np.asarray(v) for k, v in cache.items()}
-                steps = int(rng.integers(0, target.shape[1] - 1))
-                for t in range(steps):
-                    _, new = model.step(target[:, t], np.full((len(source),), t, np.int32), cache)
-                    cache["state"] = np.asarray(new["state"])
-                for i in range(len(source)):
-                    taken.append(("prefill", {"source": source[i : i + 1]}))
-                    taken.append(("step", {"token": target[i, steps][None], "position": np.array([steps], np.int32),
-                                           **{k: v[i : i + 1] for k, v in cache.items()}}))
-                if len(taken) >= 2 * count:
-                    break
-            del taken[2 * count :]
-        yield from taken
-
-    return gen
+def encoder_decoder_calibration(model, data, axes: dict):
+    """Prefill on training sources, and a step after a random number of characters of the true output (teacher
+    forcing), with the state Keras's steps give."""
+    rng = np.random.default_rng(0)
+    for (source, _), target in data.train:
+        source, target = np.asarray(source, np.int32), np.asarray(target, np.int32)
+        _, cache = model.prefill(source)
+        steps = int(rng.integers(0, target.shape[1] - 1))
+        for t in range(steps):
+            _, new = model.step(target[:, t], np.full((len(source),), t, np.int32), cache)
+            cache = {**cache, "state": new["state"]}
+        for i in range(len(source)):
+            yield "prefill", {"source": source[i : i + 1]}
+            yield "step", {"token": target[i, steps][None], "position": np.array([steps], np.int32),
+                           **one_of(cache, i, axes)}
