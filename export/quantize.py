@@ -4,9 +4,6 @@ LiteRT calls the converter's own post-training quantization legacy and moves it 
 float32, then quantize that `.tflite` file by recipe. Every quantized variant is made from the float32 file that
 already passed its checks, by the LiteRT Quantizer recipe its row in `export/variants.py` names.
 
-`layer_errors` compares every layer's output with the float32 file's (SNR in dB and cosine similarity), so the
-report shows where a file loses accuracy.
-
 Control flow stays float32 where activations are quantized: LiteRT Quantizer cannot calibrate the inputs of a WHILE
 loop's body (a recurrent layer's export form, see zoo/models/rnn.py), so in the variants that quantize activations
 the WHILE ops and every op inside them keep float32 weights and compute, while the rest of the graph (embedding,
@@ -20,17 +17,16 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import re
 from typing import Callable, Iterable, Optional
 
 import numpy as np
 
 from export import variants
-from export.tflite import loop_tensors
+from export.tflite import constant_concatenations, loop_tensors, mend_signature_outputs, op_tensors
 
 SIGNATURE, INPUT = "serving_default", "input"
-SNR_CAP_DB = 60.0
+MASKING = 1e6  # a calibrated range this wide is a mask, not a signal (see Calibrated._masking)
 APP_FLOAT_OPS = {"DIV": "MediaPipe's TFLite runtime (0.10.21) has no int8 DIV"}  # see the module docstring
 
 
@@ -106,6 +102,7 @@ class Calibrated:
         self._qsv = None
         self.float_ops: set[str] = set()
         self.inside_loops = loop_tensors(float_content)  # read once: every variant and auto round needs them
+        self.kept_float = self.inside_loops + constant_concatenations(float_content)
 
     @property
     def has_loops(self) -> bool:
@@ -118,17 +115,30 @@ class Calibrated:
             raise ValueError(f"LiteRT Quantizer writes int8 or float32 I/O, not {int8_io}")
         _quiet()
         while True:
-            q = _quantizer(self.float_content, variant, int8_io, keep_float, self.float_ops, self.inside_loops)
+            q = _quantizer(self.float_content, variant, int8_io, keep_float, self.float_ops, self.kept_float)
             qsv = None
             if q.need_calibration:
                 if self._qsv is None:
                     self._qsv = self._calibrate(q)
+                    masking = self._masking()
+                    if masking:
+                        self.kept_float += masking
+                        continue
                 qsv = self._qsv
-            content = bytes(q.quantize(qsv, enable_progress_report=False).quantized_model)
+            content = mend_signature_outputs(bytes(q.quantize(qsv, enable_progress_report=False).quantized_model))
             refused = _refused_op(content)
             if refused is None or refused in self.float_ops:
                 return content
             self.float_ops.add(refused)
+
+    def _masking(self) -> list[str]:
+        """The ops that write or read a tensor whose calibrated range is a masking constant (attention's -1e9 on
+        padding): int8 cannot hold it beside the real scores, so they stay float32."""
+        def huge(name):
+            r = self._qsv.get(name)
+            return r is not None and max(np.max(np.abs(r["min"])), np.max(np.abs(r["max"]))) >= MASKING
+
+        return [out for out, reads in op_tensors(self.float_content) if any(map(huge, [out, *reads]))]
 
     def _calibrate(self, q) -> dict:
         """Each tensor's range is its min and max over all calibration inputs, as the converter takes them.
@@ -146,96 +156,6 @@ class Calibrated:
                                       qsv_update_func=qsv_utils.min_max_update)
         calib.calibrate(calibration_data(self.calibration), q._recipe_manager)
         return calib.get_model_qsvs()
-
-
-def op_outputs(content: bytes) -> list[dict]:
-    """The float32 file's ops in graph order: op name, output tensor name and the activations it reads."""
-    from tensorflow.lite.tools import flatbuffer_utils
-    from tensorflow.lite.tools.visualize import BuiltinCodeToName
-
-    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
-    graph = model.subgraphs[0]
-    names = [t.name.decode() if t.name else "" for t in graph.tensors]
-    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
-
-    def constant(t):
-        return t.buffer > 0 and model.buffers[t.buffer].data is not None
-
-    ops = []
-    for op in graph.operators:
-        if len(op.outputs) != 1:
-            continue
-        ops.append({"op": BuiltinCodeToName(codes[op.opcodeIndex]), "tensor": names[op.outputs[0]],
-                    "reads": [names[i] for i in op.inputs if i >= 0 and not constant(graph.tensors[i])]})
-    return ops
-
-
-def _activations(content: bytes, inputs: Iterable[np.ndarray]) -> list[dict]:
-    """Every readable tensor of the graph per input, dequantized to float32 (constants left out)."""
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    interp = Interpreter(model_content=content, num_threads=1, experimental_preserve_all_tensors=True,
-                         experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    interp.allocate_tensors()
-    details = [d for d in interp.get_tensor_details() if d["name"]]
-    inp = interp.get_input_details()[0]
-    scale, zero = inp["quantization"]
-    runs = []
-    for x in inputs:
-        if scale and np.dtype(inp["dtype"]).kind in "iu":
-            info = np.iinfo(inp["dtype"])
-            x = np.clip(np.round(x / scale + zero), info.min, info.max)
-        interp.set_tensor(inp["index"], np.asarray(x).astype(inp["dtype"]))
-        interp.invoke()
-        values = {}
-        for d in details:
-            try:
-                v = interp.get_tensor(d["index"])
-            except ValueError:  # a tensor the runtime never filled (constants folded away, unused slots)
-                continue
-            s, z = d["quantization"]
-            values[d["name"]] = (v.astype(np.float32) - z) * s if s and v.dtype.kind in "iu" else v.astype(np.float32)
-        runs.append(values)
-    return runs
-
-
-def layer_errors(float_content: bytes, quant_content: bytes, inputs: Iterable[np.ndarray]) -> list[dict]:
-    """Each op's output in the quantized file against the float32 file's, on `inputs` (one batch each): SNR in
-    dB (signal power over error power, capped at 60) and cosine similarity, averaged over the inputs; plus
-    `drop_db`, how much SNR this op itself loses against the worst of the tensors it reads (its own
-    sensitivity, not the error it inherits). Tensors are matched by name (the quantizer keeps them). Our own
-    loop rather than LiteRT Quantizer's validator: that one reads every tensor and fails on unrolled LSTMs, and
-    builds two interpreters per input."""
-    inputs = list(inputs)
-    ref, got = _activations(float_content, inputs), _activations(quant_content, inputs)
-
-    def stats(name):
-        snrs, coss = [], []
-        for a, b in zip(ref, got):
-            if name not in a or name not in b or a[name].shape != b[name].shape:
-                return None
-            x, y = a[name].ravel().astype(np.float64), b[name].ravel().astype(np.float64)
-            noise, power = float(np.mean((y - x) ** 2)), float(np.mean(x ** 2))
-            snrs.append(SNR_CAP_DB if noise <= power * 10 ** (-SNR_CAP_DB / 10) else  # zero in float32, not here:
-                        10 * math.log10(power / noise) if power else -SNR_CAP_DB)  # no signal left (masked steps)
-            norm = float(np.linalg.norm(x) * np.linalg.norm(y))
-            coss.append(float(np.dot(x, y) / norm) if norm else float(np.array_equal(x, y)))
-        return (float(np.mean(snrs)), float(np.mean(coss))) if snrs else None
-
-    measured = {}
-    rows = []
-    for op in op_outputs(float_content):
-        for name in op["reads"]:
-            if name not in measured and name in ref[0]:
-                measured[name] = stats(name)
-        out = stats(op["tensor"])
-        measured[op["tensor"]] = out
-        if out is None:
-            continue
-        ins = [measured[n][0] for n in op["reads"] if measured.get(n)]
-        rows.append({"layer": op["tensor"], "op": op["op"], "snr_db": out[0], "cosine": out[1],
-                     "drop_db": max(0.0, min(ins, default=SNR_CAP_DB) - out[0])})
-    return rows
 
 
 @dataclasses.dataclass
@@ -282,18 +202,3 @@ def auto_select(calibrated: Calibrated, int8_io: str, loss_of: Callable[[bytes],
         count *= 2
     best.rounds = rounds
     return best
-
-
-def worst_layers(rows: list[dict], limit: int) -> list[dict]:
-    """The `limit` rows that lose most on their own, kept in graph order."""
-    worst = sorted(range(len(rows)), key=lambda i: -rows[i]["drop_db"])[:limit]
-    return [rows[i] for i in sorted(worst)]
-
-
-def markdown_table(rows: list[dict], limit: Optional[int] = 12) -> str:
-    """The `limit` layers that lose most on their own (all when None), in graph order."""
-    shown = rows if limit is None else worst_layers(rows, limit)
-    lines = ["| layer | op | SNR dB | own drop dB | cosine |", "|---|---|---|---|---|"]
-    for r in shown:
-        lines.append(f"| {r['layer']} | {r['op']} | {r['snr_db']:.1f} | {r['drop_db']:.1f} | {r['cosine']:.5f} |")
-    return "\n".join(lines)

@@ -119,6 +119,47 @@ def shorten_tensor_names(content: bytes) -> bytes:
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model)) if changed else content
 
 
+def _model(content: bytes):
+    """The file as flatbuffer objects, every weight inside the flatbuffer (LiteRT Quantizer stores them after it)."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+    for buffer in model.buffers:
+        if getattr(buffer, "offset", 0) > 1:
+            buffer.data = np.frombuffer(content, np.uint8, buffer.size, buffer.offset).copy()
+            buffer.offset, buffer.size = 0, 0
+    return model
+
+
+def mend_signature_outputs(content: bytes) -> bytes:
+    """Make each signature's output tensors its graph's outputs again. LiteRT Quantizer (0.11), given float32
+    outputs, re-points a graph output that other ops also read (seq2seq's padding mask) at a new int8 QUANTIZE of
+    it and leaves the signature on the float tensor, which the runtime then no longer keeps: the app read
+    garbage. The QUANTIZE is left, unread."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = _model(content)
+    changed = False
+    for signature in model.signatureDefs or []:
+        graph = model.subgraphs[signature.subgraphIndex]
+        wanted = {o.tensorIndex for o in signature.outputs}
+        outputs = [int(t) for t in graph.outputs]
+        missing = [t for t in wanted if t not in outputs]
+        for j, t in enumerate(outputs):
+            if t in wanted:
+                continue
+            name = graph.tensors[t].name.decode()
+            pick = [m for m in missing if name == graph.tensors[m].name.decode() + "_quantized"]
+            if len(pick) != 1:
+                raise ValueError(f"signature {signature.signatureKey.decode()}: graph output {name} is none of "
+                                 "its outputs, and which one it replaced is unclear")
+            outputs[j] = pick[0]
+            missing.remove(pick[0])
+            changed = True
+        graph.outputs = np.array(outputs, np.int32)
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model)) if changed else content
+
+
 def share_identical_buffers(content: bytes) -> bytes:
     """Point every constant tensor at the first buffer with the same bytes and drop the copies. LiteRT Quantizer
     writes a quantized weight once per graph that reads it: a decoder's prefill and step (which the converter's
@@ -128,12 +169,9 @@ def share_identical_buffers(content: bytes) -> bytes:
 
     from tensorflow.lite.tools import flatbuffer_utils
 
-    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+    model = _model(content)
     first, same = {}, {}
     for i, buffer in enumerate(model.buffers):
-        if getattr(buffer, "offset", 0) > 1:  # LiteRT Quantizer stores weights after the flatbuffer: move them in
-            buffer.data = np.frombuffer(content, np.uint8, buffer.size, buffer.offset).copy()
-            buffer.offset, buffer.size = 0, 0
         if buffer.data is None or len(buffer.data) == 0:
             continue
         key = hashlib.sha256(np.asarray(buffer.data, np.uint8).tobytes()).digest()
@@ -158,6 +196,37 @@ def loop_tensors(content: bytes) -> list[str]:
     entries = {s.subgraphIndex for s in model.signatureDefs or []} or {0}
     return sorted({t.name.decode() for i, g in enumerate(model.subgraphs) if i not in entries for t in g.tensors
                    if t.name})
+
+
+def constant_concatenations(content: bytes) -> list[str]:
+    """The output names of the CONCATENATIONs that read a constant (seq2seq's start character, its embedding folded
+    into the graph). LiteRT Quantizer (0.11) gives that constant its output's scale with another tensor's rank and
+    fails ('Ranks of scales (3) and zps (3) must be the same as the tensor rank (2)'), so they stay float32."""
+    from tensorflow.lite.tools import flatbuffer_utils
+    from tensorflow.lite.tools.visualize import BuiltinCodeToName
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+    codes = [BuiltinCodeToName(max(c.builtinCode, c.deprecatedBuiltinCode)) for c in model.operatorCodes]
+
+    def constant(graph, i):
+        return i >= 0 and graph.tensors[i].buffer > 0 and model.buffers[graph.tensors[i].buffer].data is not None
+
+    return sorted({g.tensors[op.outputs[0]].name.decode() for g in model.subgraphs for op in g.operators or []
+                   if codes[op.opcodeIndex] == "CONCATENATION" and any(constant(g, i) for i in op.inputs)})
+
+
+def op_tensors(content: bytes) -> list[tuple[str, list[str]]]:
+    """Every op of every subgraph: (its first output's name, the names of the non-constant tensors it reads)."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+
+    def constant(t):
+        return t.buffer > 0 and model.buffers[t.buffer].data is not None
+
+    return [(g.tensors[op.outputs[0]].name.decode(),
+             [g.tensors[i].name.decode() for i in op.inputs if i >= 0 and not constant(g.tensors[i])])
+            for g in model.subgraphs for op in g.operators or [] if len(op.outputs)]
 
 
 def place_saved_model(output, name: str, write) -> None:

@@ -14,7 +14,6 @@ text tab shows them.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import Any, Mapping
 
@@ -28,8 +27,6 @@ SAMPLES = 8  # test inputs written to samples.txt after every epoch
 PROMPTS = ("this movie was", "i have never seen", "the acting", "if you like", "the worst", "my favourite")
 SAMPLE_WORDS, SAMPLE_TEMPERATURE, SAMPLE_TOP_K, SAMPLE_SEED = 20, 0.8, 40, 0  # how a language model's samples run
 ATTENTION_SHOWN = 6  # test examples drawn in attention.png
-UNCALIBRATED = ("LiteRT Quantizer fails on the decoder's concatenations ('Ranks of scales (3) and zps (3) must be the "
-                "same as the tensor rank (2)'); the dynamic file is the quantized one")
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -252,7 +249,5 @@ class GenerationTask(Task):
                                f"{text['target_vocabulary']}: step t's argmax is output token t (fed back to step "
                                f"t + 1 inside the graph); stop at <end> (id {text['end_id']})"},
             calibration=calibration_batches(lambda: (np.asarray(s) for (s, _), _ in data.train), calibration, batch),
-            summary={"keras_test_exact_match": exact(keras_ids), "test_examples": int(len(x))},
-            uncalibrated=UNCALIBRATED),
-            dataclasses.replace(encoder_decoder_graph(model, original, data, x, calibration),
-                                uncalibrated=UNCALIBRATED)]
+            summary={"keras_test_exact_match": exact(keras_ids), "test_examples": int(len(x))}),
+            encoder_decoder_graph(model, original, data, x, calibration)]
