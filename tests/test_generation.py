@@ -5,10 +5,12 @@ import datetime
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import needs_browser
 from zoo.data import dates
 
 
@@ -157,3 +159,23 @@ def test_export_writes_a_file_that_decodes_as_keras_does(dates_run, dates_export
     assert np.array_equal(prefill(source=source[:1])["mask"], (source[:1] != 0).astype(np.float32))
     assert "exact" in (out / "MODEL_CARD.md").read_text()
 
+
+@pytest.mark.slow
+@needs_browser
+def test_the_web_page_rewrites_as_keras_does(dates_run, dates_export):
+    """The page's encoder-decoder mode: LiteRT.js in headless Chromium runs prefill and step from signature.json and
+    the two vocabularies alone, and writes Keras's greedy output."""
+    from export import web
+    from export.web import browser
+    from zoo.run import Run
+
+    keras_ids, _ = Run(dates_run).model().greedy(dates.encode_source(TEXTS))
+    folder = Path(web.build(dates_export, log=lambda s: None)["folder"])
+    with browser.Page(folder) as page:
+        page.open()
+        assert page.error() is None
+        assert page.rewrite(TEXTS) == [dates.decode_target(ids) for ids in np.asarray(keras_ids)]
+        assert page.call("return document.querySelector('#rewritten').textContent;") == dates.decode_target(
+            np.asarray(keras_ids)[-1])
+        with pytest.raises(RuntimeError, match="the model reads at most 32"):  # a one-line answer, no output
+            page.call("return await window.zoo.rewrite('x'.repeat(40));")

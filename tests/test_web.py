@@ -225,7 +225,7 @@ def test_the_generator_page_draws_what_the_python_interpreter_draws(tmp_path_fac
 
 def test_an_autoencoder_has_no_page_and_says_so(tmp_path):
     out, _ = export(tmp_path, "ae_mnist", ["float32"], epochs=1)
-    with pytest.raises(UsageError, match="ae_mnist: the page runs classifiers, generators and language models, and "
-                                         r"its graphs \(encoder, decoder\) are none of them"):
+    with pytest.raises(UsageError, match="ae_mnist: the page runs classifiers, generators and the decoders of text "
+                                         r"writers, and its graphs \(encoder, decoder\) are none of them"):
         web.build(out, log=lambda s: None)
     assert not (out / "web").exists()

@@ -8,11 +8,13 @@
 The folder holds index.html with its app.js and style.css, the LiteRT.js runtime
 (@litertjs/core from this project's package-lock.json: `npm ci`; its WebAssembly
 files are served from the folder, so the page works offline), the chosen .tflite files,
-signature.json (listing only those files), labels.txt and, for text models, vocab.txt.
+signature.json (listing only those files), labels.txt and, for text models, vocab.txt
+(an encoder-decoder: source_vocab.txt and target_vocab.txt).
 The page reads everything it knows about the model from those files, as an app would.
 Image classifiers take a drawing or an image file, text classifiers a typed text,
-generators draw samples from random noise; the page shows the top classes (or the
-samples) and the time of the model call.
+generators draw samples from random noise, language models continue a prompt and an
+encoder-decoder rewrites a text (seq2seq_dates: a date, as an ISO date); the page shows
+the top classes (or the samples, or the text written) and the time of the model call.
 
 LiteRT.js 2.5 creates and reads float32, int32 and uint8 tensors only: a file with int8
 or int16 inputs or outputs is left out with its reason (export int8 with --int8-io
@@ -66,13 +68,20 @@ def feedable(io: dict) -> Optional[str]:
 
 def has_page(graph: dict) -> bool:
     """Whether app.js has a page for a graph of signature.json: a classifier of images or token ids, a generator
-    of images from standard normal noise, or a language model's decoder (app.js's roleOf says the same)."""
+    of images from standard normal noise, or the decoder of a language model or an encoder-decoder (app.js's roleOf
+    says the same)."""
     given, out = graph["input"], graph["output"]
     if given.get("converted"):  # an RGB copy of a grayscale classifier, for the image task APIs: the page draws gray
         return False
     return bool(out.get("labels")) and given["kind"] in ("image", "tokens") or (
         out["name"] == "image" and given.get("sample") == "standard normal") or (
-        "loop" in graph and given["kind"] == "prompt")  # a language model's decoder: the page runs its loop
+        "loop" in graph and given["kind"] in ("prompt", "characters"))  # a decoder: the page runs its loop
+
+
+def _vocabularies(graphs) -> list[str]:
+    """The text files a decoder's loop reads (an encoder-decoder's source_vocab.txt and target_vocab.txt)."""
+    return [g["loop"][key] for g in graphs if "loop" in g for key in ("vocabulary", "source_vocabulary")
+            if key in g["loop"]]
 
 
 def _rank(name: str) -> tuple:
@@ -106,8 +115,8 @@ def build(export_dir, out=None, files: Optional[Sequence[str]] = None, litertjs:
                           "by hand? Export the run again (python -m export RUN_DIR)")
     shown = [g for g in signature["graphs"].values() if has_page(g)]
     if not shown:
-        raise UsageError(f"{signature['recipe']}: the page runs classifiers, generators and language models, and its "
-                         f"graphs ({', '.join(signature['graphs'])}) are none of them")
+        raise UsageError(f"{signature['recipe']}: the page runs classifiers, generators and the decoders of text "
+                         f"writers, and its graphs ({', '.join(signature['graphs'])}) are none of them")
     listed = {name: io for g in shown for name, io in g["files"].items()}
     if files:
         unknown = [f for f in files if f not in listed]
@@ -133,7 +142,7 @@ def build(export_dir, out=None, files: Optional[Sequence[str]] = None, litertjs:
                   **{f"litertjs/{name}": source / part for name, part in RUNTIME.items()},
                   **{f"litertjs/wasm/{name}": source / "core" / "wasm" / name for name in WASM},
                   **{name: export_dir / name for name in kept},
-                  **{extra: export_dir / extra for extra in ("labels.txt", "vocab.txt")
+                  **{extra: export_dir / extra for extra in ("labels.txt", "vocab.txt", *_vocabularies(shown))
                      if (export_dir / extra).is_file()}}
         page_signature = dict(signature, graphs={
             g: dict(graph, files={n: graph["files"][n] for n in kept if n in graph["files"]})

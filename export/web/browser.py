@@ -121,6 +121,11 @@ class Page:
                          "all.push((await window.zoo.write(p, {words: args[1], temperature: 0})).text); return all;",
                          list(prompts), words)
 
+    def rewrite(self, texts) -> list[str]:
+        """An encoder-decoder's greedy output for each text, as the page writes it."""
+        return self.call("const all = []; for (const t of args[0]) all.push((await window.zoo.rewrite(t)).text);"
+                         "return all;", list(texts))
+
     def draw(self, strokes) -> list[str]:
         """Draw strokes (lists of (x, y) in the 280x280 pad's pixels) with the mouse; returns the labels the page
         shows, most probable first, once it has classified the drawing."""

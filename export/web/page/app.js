@@ -4,7 +4,7 @@
 //
 // window.zoo is the page's own code path, also used by the tests: classifyImageData(imageData),
 // classifyText(text), tokenize(text), generateFrom(noise), write(prompt, options) (a language model's decoding loop),
-// and `ready` (a promise of the first prediction).
+// rewrite(text) (an encoder-decoder's loop, greedy) and `ready` (a promise of the first prediction).
 import {loadLiteRt, loadAndCompile, Tensor} from '@litertjs/core';
 
 // The text clean-ups this page implements, by signature.json's `text.tokenizer`; its `text.standardize` must list
@@ -37,6 +37,7 @@ function roleOf(graph) {
   if (output.labels && input.kind === 'tokens') return 'text';
   if (output.name === 'image' && input.sample === 'standard normal') return 'generator';
   if (graph.loop && input.kind === 'prompt') return 'writer';
+  if (graph.loop && input.kind === 'characters') return 'rewriter';
   return null;
 }
 
@@ -200,7 +201,11 @@ async function loadVocabulary(text) {
   const steps = STANDARDIZE[text.tokenizer ?? 'keras'] ?? [];
   const same = text.standardize.length === steps.length && text.standardize.every((s, i) => s === steps[i]);
   if (!same) throw new Error(`this page cannot standardise text as signature.json asks: ${text.standardize}`);
-  const lines = (await fetchOk(text.vocabulary)).split('\n');
+  return vocabularyAt(text.vocabulary);
+}
+
+async function vocabularyAt(url) {  // line i is the token (word or character) of id i
+  const lines = (await fetchOk(url)).split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
   const vocab = new Map();
   lines.forEach((token, id) => { if (!vocab.has(token)) vocab.set(token, id); });
@@ -327,6 +332,38 @@ async function write(prompt, {words = 20, temperature = 0, topK = 0} = {}) {
   return {ids: written, text, msPerId};
 }
 
+// ---- encoder-decoders: the text's characters, prefill once, then one step per character written (greedy) ----------
+async function rewrite(text) {
+  const {loop, input} = page.graph;
+  const length = input.text.sequence_length;
+  const characters = Array.from(text);
+  if (!characters.length) throw new Error('the text is empty: type a date');
+  if (characters.length > length) {
+    throw new Error(`the text is ${characters.length} characters; the model reads at most ${length}`);
+  }
+  const source = new Array(length).fill(input.text.pad_id);
+  characters.forEach((c, i) => { source[i] = page.vocab.get(c) ?? loop.unknown_id; });
+  let {arrays, ms} = await runSignature('prefill', {source});
+  const cache = {...arrays};  // step gives back only the state: the encoding stays prefill's
+  const written = [];
+  const stepMs = [];
+  for (let position = 0; position < loop.max_length; position++) {
+    const id = pick(cache.probabilities, 0, 0);
+    if (id === loop.end_id || id === input.text.pad_id) break;
+    written.push(id);
+    const feeds = {token: [id], position: [position]};
+    for (const k of Object.keys(page.graph.signatures.step.inputs)) if (!(k in feeds)) feeds[k] = cache[k];
+    ({arrays, ms} = await runSignature('step', feeds));
+    Object.assign(cache, arrays);
+    stepMs.push(ms);
+  }
+  const output = written.filter((id) => id !== loop.start_id).map((id) => page.words[id]).join('');
+  const msPerId = stepMs.length ? stepMs.reduce((a, b) => a + b, 0) / stepMs.length : ms;
+  $('rewritten').textContent = output;
+  latency(msPerId);
+  return {ids: written, text: output, msPerId};
+}
+
 function writeFromPanel() {
   return write($('prompt').value || $('prompt').placeholder, {words: Number($('words').value),
     temperature: Number($('temperature').value), topK: Number($('top-k').value)});
@@ -375,6 +412,14 @@ async function start() {
     $('write').addEventListener('click', () => writeFromPanel().catch(fail));
     return writeFromPanel();
   }
+  if (page.role === 'rewriter') {
+    page.vocab = await vocabularyAt(page.graph.loop.source_vocabulary);
+    page.words = (await fetchOk(page.graph.loop.vocabulary)).split('\n');
+    $('rewriter-panel').hidden = false;
+    $('result-panel').querySelector('#top').hidden = true;
+    $('rewrite').addEventListener('click', () => rewrite($('source').value).catch(fail));
+    return rewrite($('source').value || $('source').placeholder);
+  }
   if (page.role === 'text') {
     page.vocab = await loadVocabulary(page.graph.input.text);
     $('text-panel').hidden = false;
@@ -393,7 +438,7 @@ async function start() {
   return classifyImageData(imageDataOf($('pad')));
 }
 
-window.zoo = {classifyImageData, classifyText, tokenize, generateFrom, write, page, error: null};
+window.zoo = {classifyImageData, classifyText, tokenize, generateFrom, write, rewrite, page, error: null};
 window.zoo.ready = start().then((first) => ({first, readyMs: page.firstPredictionMs}), (error) => {
   fail(error);
   throw error;
