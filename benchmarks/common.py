@@ -120,7 +120,7 @@ def export_run(run_dir: Path, options=()) -> int:
 def update_docs(text: str, section: str = "train") -> None:
     """Replace the text between `<!-- results:SECTION:start -->` and `<!-- results:SECTION:end -->` in the docs page
     that holds those markers (docs/results.md, or the page of the command the result is about)."""
-    pattern = re.compile(rf"(<!-- results:{section}:start -->\n).*?(\n<!-- results:{section}:end -->)", re.S)
+    pattern = re.compile(rf"(<!-- results:{section}:start -->)\n(?:.*?\n)?(<!-- results:{section}:end -->)", re.S)
     for picture in sorted(set(re.findall(r"\]\(benchmarks/results/([\w.-]+\.png)\)", text))):
         (DOCS / "images").mkdir(exist_ok=True)  # the site serves only what is under docs/
         shutil.copyfile(HERE / "results" / picture, DOCS / "images" / picture)
@@ -128,7 +128,7 @@ def update_docs(text: str, section: str = "train") -> None:
     for page in sorted(DOCS.rglob("*.md")):
         content = page.read_text(encoding="utf-8")
         if pattern.search(content):
-            page.write_text(pattern.sub(lambda m: m.group(1) + text + m.group(2), content), encoding="utf-8")
+            page.write_text(pattern.sub(lambda m: f"{m.group(1)}\n{text}\n{m.group(2)}", content), encoding="utf-8")
             return
     print(f"no page under {DOCS} has results:{section} markers; the docs were not updated", file=sys.stderr)
 

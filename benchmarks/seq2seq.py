@@ -8,7 +8,7 @@ OUT/runs/seq2seq_dates-seed0 (a run of other settings is moved aside and trained
 the time is `train_seconds`, the epochs' wall time with validation. Target: test exact match >= 99.5% on the 10,000
 held-out dates (none of their strings in training) in <= 10 minutes of training.
 
-Export: `python -m export RUN --quantize float32,dynamic` (int8 is not made for this graph; report.json says why).
+Export: `python -m export RUN --quantize float32,dynamic,int8 --int8-io float32`.
 Each file's whole output against Keras's greedy decoding on the first 100 test dates (#32's 100 prompts) and on all
 10,000 (report.json), and its exact matches. Speed: greedy decoding one date at a time (batch 1, 11 tokens each) over
 200 test dates, in tokens per second: Keras (`model.greedy`, traced once with tf.function) beside the LiteRT
@@ -53,7 +53,8 @@ def measure(out: Path) -> list[dict]:
     trained = run_recipe(RECIPE, 0, out, None, resume=True, precision="float32", strict=True)
     run_dir = Path(trained["run_dir"])
     folder = out / "seq2seq" / "export"
-    if export_run(run_dir, ["--quantize", "float32,dynamic", "--latency-runs", "50", "--out", str(folder)]) != 0:
+    options = ["--quantize", "float32,dynamic,int8", "--int8-io", "float32", "--latency-runs", "50", "--out", str(folder)]
+    if export_run(run_dir, options) != 0:
         raise SystemExit(f"the export of {run_dir} failed")
     report = json.loads((folder / "report.json").read_text())
     shutil.copyfile(run_dir / "attention.png", HERE / "results" / PICTURE)  # shown under the table

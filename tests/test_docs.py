@@ -53,6 +53,25 @@ def test_every_benchmark_writes_into_markers_the_docs_hold():
     assert "<!-- results:" not in (ROOT / "README.md").read_text(encoding="utf-8")
 
 
+def test_no_results_section_of_the_docs_is_empty():
+    docs = "".join(p.read_text(encoding="utf-8") for p in DOCS.rglob("*.md"))
+    empty = re.findall(r"<!-- results:([a-z_]+):start -->\s*<!-- results:\1:end -->", docs)
+    assert "<!-- results:decoding:start -->" in docs and empty == []
+
+
+def test_a_benchmark_fills_an_empty_section_and_replaces_a_full_one(tmp_path, monkeypatch):
+    from benchmarks import common
+
+    monkeypatch.setattr(common, "DOCS", tmp_path)
+    page = tmp_path / "results.md"
+    page.write_text("before\n<!-- results:x:start -->\n<!-- results:x:end -->\nafter\n", encoding="utf-8")
+    common.update_docs("| a |", "x")
+    assert page.read_text(encoding="utf-8") == "before\n<!-- results:x:start -->\n| a |\n<!-- results:x:end -->\nafter\n"
+    common.update_docs("| b |\n| c |", "x")
+    assert page.read_text(encoding="utf-8") == ("before\n<!-- results:x:start -->\n| b |\n| c |\n<!-- results:x:end -->"
+                                                "\nafter\n")
+
+
 def test_the_site_builds_strictly(tmp_path):
     done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir",
                            str(tmp_path / "site")], cwd=ROOT, capture_output=True, text=True,
