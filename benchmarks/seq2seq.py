@@ -53,7 +53,8 @@ def measure(out: Path) -> list[dict]:
     trained = run_recipe(RECIPE, 0, out, None, resume=True, precision="float32", strict=True)
     run_dir = Path(trained["run_dir"])
     folder = out / "seq2seq" / "export"
-    options = ["--quantize", "float32,dynamic,int8", "--int8-io", "float32", "--latency-runs", "50", "--out", str(folder)]
+    options = ["--quantize", "float32,dynamic,int8", "--int8-io", "float32", "--latency-runs", "50",
+               "--out", str(folder)]
     if export_run(run_dir, options) != 0:
         raise SystemExit(f"the export of {run_dir} failed")
     report = json.loads((folder / "report.json").read_text())

@@ -66,7 +66,8 @@ def test_a_benchmark_fills_an_empty_section_and_replaces_a_full_one(tmp_path, mo
     page = tmp_path / "results.md"
     page.write_text("before\n<!-- results:x:start -->\n<!-- results:x:end -->\nafter\n", encoding="utf-8")
     common.update_docs("| a |", "x")
-    assert page.read_text(encoding="utf-8") == "before\n<!-- results:x:start -->\n| a |\n<!-- results:x:end -->\nafter\n"
+    assert page.read_text(encoding="utf-8") == ("before\n<!-- results:x:start -->\n| a |\n<!-- results:x:end -->"
+                                                "\nafter\n")
     common.update_docs("| b |\n| c |", "x")
     assert page.read_text(encoding="utf-8") == ("before\n<!-- results:x:start -->\n| b |\n| c |\n<!-- results:x:end -->"
                                                 "\nafter\n")
