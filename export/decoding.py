@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from export import make, quantize, signature as signing, tflite, variants, verify
+from export import flatbuffer, make, quantize, signature as signing, tflite, variants, verify
 from zoo import files
 from zoo.errors import first_line
 
@@ -33,6 +33,7 @@ SIGNATURES = ("prefill", "step")
 NO_AUTO = "auto's per-layer search needs one input and one output; a decoder's files have two signatures"
 MEDIAPIPE = {"task": None, "why_not": "a decoding loop of two signatures: no MediaPipe task runs it (its LLM "
                                       "Inference API loads its own bundles); run the loop in signature.json"}
+LOOKUPS = "; the embedding lookup reads the output layer's int8 weights, dequantized as the file loads"
 SPEED_PROMPTS = 10  # prompts the all-threads speed is measured on
 
 
@@ -206,9 +207,10 @@ def export_decoder(graph, output, prefix: str, variant_names, *, log, allow_flex
             if variant == "float32":
                 content, made_by = float_content, "TFLite converter"
             else:
-                content = tflite.share_identical_buffers(calibrated.quantize(variant, "float32"))
+                shared = flatbuffer.share_identical_buffers(calibrated.quantize(variant, "float32"))
+                content = flatbuffer.dequantized_lookups(shared)
                 made_by = (f"LiteRT Quantizer ({variants.recipe_name(variant)}{make.float_ops(calibrated, variant)}"
-                           "; float32 inputs and outputs)")
+                           f"; float32 inputs and outputs{'' if content is shared else LOOKUPS})")
         except Exception as e:  # noqa: BLE001 - quantizer errors are long; keep the first line
             failures[key(variant)] = f"conversion failed: {first_line(e)}"
             continue

@@ -13,7 +13,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from export import layers, quantize, tflite, variants, verify
+from export import quantize, sensitivity, tflite, variants, verify
 
 
 @dataclasses.dataclass
@@ -56,7 +56,7 @@ def layer_tensors(content: bytes, layers) -> tuple:
     if not layers:
         return ()
     inside = re.compile(r"(^|/)(" + "|".join(map(re.escape, layers)) + r")(_\d+)?/")
-    return tuple(sorted({op["tensor"] for op in layers.op_outputs(content) if inside.search(op["tensor"])}))
+    return tuple(sorted({op["tensor"] for op in sensitivity.op_outputs(content) if inside.search(op["tensor"])}))
 
 
 def make_float32(variant: str, m: Making):
@@ -98,7 +98,7 @@ def make_auto(variant: str, m: Making):
         def loss_of(c):
             return float(np.mean(np.abs(verify.Runner(c).predict(m.sample) - m.keras_out[: len(m.sample)]))) / m.scale
     found = quantize.auto_select(m.calibrated, _litert_io(m), loss_of, limit, m.min_ratio,
-                                 lambda c: layers.layer_errors(m.float_content, c, m.layer_inputs), m.log)
+                                 lambda c: sensitivity.layer_errors(m.float_content, c, m.layer_inputs), m.log)
     if not found.reached:
         m.log(f"  warning: auto kept {len(found.kept_float)} layer(s) in float32 and still loses {found.loss:.3f} "
               f"{unit} (limit {limit}); the size budget ({m.min_ratio}x) stopped it")

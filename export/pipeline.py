@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from export.variants import BY_NAME
-from export import (card, decoding, layers, make, metadata, quantize, report as reporting, signature as signing, tflite,
-                    variants, verify)
+from export import (card, decoding, make, metadata, quantize, report as reporting, sensitivity, signature as signing,
+                    tflite, variants, verify)
 from zoo import files
 from zoo.errors import UsageError, ZooError, first_line
 from zoo.tasks.graphs import DecoderGraph
@@ -266,7 +266,7 @@ def convert_and_verify(graph, fixed_sm: Path, output, prefix: str, variant_names
         with files.atomic_path(output.path(name)) as tmp:
             tmp.write_bytes(content)
         scores = graph.score(outputs) if graph.score else {}
-        errors = layers.layer_errors(float_content, content, layer_inputs) if variant != "float32" else []
+        errors = sensitivity.layer_errors(float_content, content, layer_inputs) if variant != "float32" else []
         results[name] = {
             "graph": graph.name,
             "variant": variant,
@@ -284,7 +284,7 @@ def convert_and_verify(graph, fixed_sm: Path, output, prefix: str, variant_names
             "shape_ops": sorted(set(ops) & verify.SHAPE_OPS),
             "io": io,
             **extra,
-            "layers": layers.worst_layers(errors, LAYERS_IN_REPORT),
+            "layers": sensitivity.worst_layers(errors, LAYERS_IN_REPORT),
         }
         log(f"  {name}: {len(content):,} bytes, {reporting.numbers(scores) + ', ' if scores else ''}"
             f"max |diff| {max_diff:.2e}")

@@ -23,7 +23,7 @@ from typing import Callable, Iterable, Optional
 import numpy as np
 
 from export import variants
-from export.tflite import constant_concatenations, loop_tensors, mend_signature_outputs, op_tensors
+from export.flatbuffer import constant_concatenations, loop_tensors, mend_signature_outputs, op_tensors
 
 SIGNATURE, INPUT = "serving_default", "input"
 MASKING = 1e6  # a calibrated range this wide is a mask, not a signal (see Calibrated._masking)

@@ -58,7 +58,7 @@ def markdown(report: dict) -> str:
                       f"Kept in float32: {kept}. Cost against full int8: {r['bytes'] - a['full_int8_bytes']:+,} "
                       f"bytes, p50 {r['latency_ms_1_thread']['p50'] - a['full_int8_latency_ms_1_thread']['p50']:+.3f} "
                       "ms (1 thread)."]
-    from export.layers import markdown_table
+    from export.sensitivity import markdown_table
 
     for name, r in report["artifacts"].items():
         if r.get("layers"):

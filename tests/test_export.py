@@ -11,7 +11,7 @@ import zoo
 from conftest import data_arg, fake_data_dir, recipe_params, tiny_overrides
 from export import __main__ as export_cli
 from export import inspect as inspect_cli
-from export import layers, prune, quantize, tflite, verify
+from export import prune, quantize, sensitivity, tflite, verify
 from zoo import runs, train
 
 QUIET = dict(verbose=0, log=lambda s: None)
@@ -146,7 +146,7 @@ def test_every_quantized_file_gets_a_layer_error_table(exported):
     assert report["artifacts"]["model_float32.tflite"]["layers"] == []
     assert {r["op"] for r in layers} >= {"CONV_2D", "FULLY_CONNECTED"}
     for r in layers:
-        assert 0 <= r["drop_db"] and r["snr_db"] <= layers.SNR_CAP_DB and -1 <= r["cosine"] <= 1.0001
+        assert 0 <= r["drop_db"] and r["snr_db"] <= sensitivity.SNR_CAP_DB and -1 <= r["cosine"] <= 1.0001
     assert min(r["snr_db"] for r in layers) < 50  # int8 rounding is measurable
     fp16 = report["artifacts"]["model_float16.tflite"]["layers"]
     assert min(r["snr_db"] for r in fp16) > min(r["snr_db"] for r in layers)  # and float16 loses less
@@ -162,7 +162,7 @@ def test_auto_keeps_the_most_sensitive_layers_in_float(exported):
     float_content = (run / "export" / "model_float32.tflite").read_bytes()
     calibration = calibration_of(run, data)
     calibrated = quantize.Calibrated(float_content, calibration)
-    errors = lambda c: layers.layer_errors(float_content, c, list(calibration())[:8])  # noqa: E731
+    errors = lambda c: sensitivity.layer_errors(float_content, c, list(calibration())[:8])  # noqa: E731
     full = calibrated.quantize("auto")
     most_sensitive = max(errors(full), key=lambda r: r["drop_db"])["layer"]
 

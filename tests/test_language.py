@@ -202,7 +202,11 @@ def test_export_writes_a_decoder_an_app_runs_as_zoo_generate_writes(gpt_run, gpt
     float32 = report["artifacts"]["decoder_float32.tflite"]
     assert float32["greedy_agreement_vs_keras"] == 1.0 and float32["max_abs_diff_vs_keras"] < 1e-5
     assert float32["decode_tokens_per_s_1_thread"] > 0 and "WHILE" not in float32["ops"]
-    assert 0 <= report["artifacts"]["decoder_dynamic.tflite"]["greedy_agreement_vs_keras"] <= 1
+    dynamic = report["artifacts"]["decoder_dynamic.tflite"]
+    assert 0 <= dynamic["greedy_agreement_vs_keras"] <= 1
+    # the tied embedding's lookup reads the output layer's int8 weights: no float32 copy of the table is left
+    assert "embedding lookup reads the output layer's int8 weights" in dynamic["made_by"], dynamic["made_by"]
+    assert "DEQUANTIZE" in dynamic["ops"] and dynamic["bytes"] < float32["bytes"]
     import tensorflow as tf
 
     served = tf.saved_model.load(str(out / signature["graphs"]["decoder"]["saved_model"]["dir"]))  # any batch size
