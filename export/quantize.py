@@ -9,6 +9,10 @@ loop's body (a recurrent layer's export form, see zoo/models/rnn.py), so in the 
 the WHILE ops and every op inside them keep float32 weights and compute, while the rest of the graph (embedding,
 classifier head) is quantized. The weight-only and dynamic recipes quantize inside loops too.
 
+In those variants the ops around an attention mask stay float32 too (a calibrated range of 1e6 or more, `MASKING`:
+Keras's -1e9 on padding leaves no int8 step for the real scores), and so does a CONCATENATION that reads a constant
+(LiteRT Quantizer fails on it; export/flatbuffer.py, which also mends the signature outputs it re-points).
+
 Ops the runtimes apps ship cannot run quantized stay float32 too (APP_FLOAT_OPS): MediaPipe 0.10.21's TFLite runs
 DIV on float32, int32 and uint8 only, so an int8 DIV (the transformer's mean over tokens) failed the whole file.
 """
