@@ -146,32 +146,36 @@ def loop_tensors(content: bytes) -> list[str]:
                    if t.name})
 
 
-def constant_concatenations(content: bytes) -> list[str]:
-    """The output names of the CONCATENATIONs that read a constant (seq2seq's start character, its embedding folded
-    into the graph). LiteRT Quantizer (0.11) gives that constant its output's scale with another tensor's rank and
-    fails ('Ranks of scales (3) and zps (3) must be the same as the tensor rank (2)'), so they stay float32."""
+def operators(content: bytes) -> list[dict]:
+    """Every op of every subgraph, in graph order: `graph` (its subgraph's index), `op` (its name), `tensor` (its
+    first output's name), `outputs` (how many), `reads` (the names of the non-constant tensors it reads) and
+    `reads_constant`."""
     from tensorflow.lite.tools import flatbuffer_utils
     from tensorflow.lite.tools.visualize import BuiltinCodeToName
 
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
     codes = [BuiltinCodeToName(max(c.builtinCode, c.deprecatedBuiltinCode)) for c in model.operatorCodes]
 
-    def constant(graph, i):
-        return i >= 0 and graph.tensors[i].buffer > 0 and model.buffers[graph.tensors[i].buffer].data is not None
-
-    return sorted({g.tensors[op.outputs[0]].name.decode() for g in model.subgraphs for op in g.operators or []
-                   if codes[op.opcodeIndex] == "CONCATENATION" and any(constant(g, i) for i in op.inputs)})
-
-
-def op_tensors(content: bytes) -> list[tuple[str, list[str]]]:
-    """Every op of every subgraph: (its first output's name, the names of the non-constant tensors it reads)."""
-    from tensorflow.lite.tools import flatbuffer_utils
-
-    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
-
     def constant(t):
         return t.buffer > 0 and model.buffers[t.buffer].data is not None
 
-    return [(g.tensors[op.outputs[0]].name.decode(),
-             [g.tensors[i].name.decode() for i in op.inputs if i >= 0 and not constant(g.tensors[i])])
-            for g in model.subgraphs for op in g.operators or [] if len(op.outputs)]
+    found = []
+    for g_i, graph in enumerate(model.subgraphs):
+        names = [t.name.decode() if t.name else "" for t in graph.tensors]
+        for op in graph.operators or []:
+            if not len(op.outputs):
+                continue
+            inputs = [i for i in op.inputs if i >= 0]
+            found.append({"graph": g_i, "op": codes[op.opcodeIndex], "tensor": names[op.outputs[0]],
+                          "outputs": len(op.outputs),
+                          "reads": [names[i] for i in inputs if not constant(graph.tensors[i])],
+                          "reads_constant": any(constant(graph.tensors[i]) for i in inputs)})
+    return found
+
+
+def constant_concatenations(ops: list[dict]) -> list[str]:
+    """The output names of the CONCATENATIONs among `operators(...)` that read a constant (seq2seq's start
+    character, its embedding folded into the graph). LiteRT Quantizer (0.11) gives that constant its output's scale
+    with another tensor's rank and fails ('Ranks of scales (3) and zps (3) must be the same as the tensor rank (2)'),
+    so they stay float32."""
+    return sorted({o["tensor"] for o in ops if o["op"] == "CONCATENATION" and o["reads_constant"]})

@@ -27,7 +27,7 @@ from typing import Callable, Iterable, Optional
 import numpy as np
 
 from export import variants
-from export.flatbuffer import constant_concatenations, loop_tensors, mend_signature_outputs, op_tensors
+from export.flatbuffer import constant_concatenations, loop_tensors, mend_signature_outputs, operators
 
 SIGNATURE, INPUT = "serving_default", "input"
 MASKING = 1e6  # a calibrated range this wide is a mask, not a signal (see Calibrated._masking)
@@ -106,7 +106,8 @@ class Calibrated:
         self._qsv = None
         self.float_ops: set[str] = set()
         self.inside_loops = loop_tensors(float_content)  # read once: every variant and auto round needs them
-        self.kept_float = self.inside_loops + constant_concatenations(float_content)
+        self.ops = operators(float_content)
+        self.kept_float = self.inside_loops + constant_concatenations(self.ops)
 
     @property
     def has_loops(self) -> bool:
@@ -142,7 +143,7 @@ class Calibrated:
             r = self._qsv.get(name)
             return r is not None and max(np.max(np.abs(r["min"])), np.max(np.abs(r["max"]))) >= MASKING
 
-        return [out for out, reads in op_tensors(self.float_content) if any(map(huge, [out, *reads]))]
+        return [o["tensor"] for o in self.ops if any(map(huge, [o["tensor"], *o["reads"]]))]
 
     def _calibrate(self, q) -> dict:
         """Each tensor's range is its min and max over all calibration inputs, as the converter takes them.

@@ -8,29 +8,15 @@ from typing import Iterable, Optional
 
 import numpy as np
 
+from export.flatbuffer import operators
+
 SNR_CAP_DB = 60.0
 
 
 def op_outputs(content: bytes) -> list[dict]:
-    """The float32 file's ops in graph order: op name, output tensor name and the activations it reads."""
-    from tensorflow.lite.tools import flatbuffer_utils
-    from tensorflow.lite.tools.visualize import BuiltinCodeToName
-
-    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
-    graph = model.subgraphs[0]
-    names = [t.name.decode() if t.name else "" for t in graph.tensors]
-    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
-
-    def constant(t):
-        return t.buffer > 0 and model.buffers[t.buffer].data is not None
-
-    ops = []
-    for op in graph.operators:
-        if len(op.outputs) != 1:
-            continue
-        ops.append({"op": BuiltinCodeToName(codes[op.opcodeIndex]), "tensor": names[op.outputs[0]],
-                    "reads": [names[i] for i in op.inputs if i >= 0 and not constant(graph.tensors[i])]})
-    return ops
+    """The float32 file's ops of its first graph with one output each, in graph order: `op` (its name), `tensor`
+    (its output's name) and `reads` (the activations it reads)."""
+    return [o for o in operators(content) if o["graph"] == 0 and o["outputs"] == 1]
 
 
 def _activations(content: bytes, inputs: Iterable[np.ndarray]) -> list[dict]:
